@@ -1,0 +1,142 @@
+"""Assign every client a category: derived metrics, stage, rules (first match), manual override.
+
+:func:`categorize` is the one entry point; it takes the parsed client table and a rule set
+and returns the table with the computed columns added:
+
+``profit roi_pct margin_pct profit_share_cum tenure_months recency_days stage`` and the
+rule file's own metrics, then ``rule_category`` (what the rules say), ``category`` (the
+owner's valid manual category, else the rule category), ``reason``, ``problems`` and
+``qualified``. A client with a value that could not be read, or with a required value
+missing, is ``unqualified``: it is never quietly put into a category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from numpy.dtypes import StringDType
+
+from .metrics import add_metrics
+from .rules.evaluate import Evaluator, render
+from .rules.expr import Type
+from .rules.loader import RuleSet
+from .table import ClientTable, Problem
+
+UNQUALIFIED = "unqualified"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The categorized table and a few counts for the summary."""
+
+    frame: pd.DataFrame
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.frame["category"].value_counts(sort=False).items()}
+
+
+def categorize(table: ClientTable, rules: RuleSet, as_of: date, *,
+               with_reasons: bool = True) -> Outcome:
+    """Categorize every client of ``table`` by ``rules`` as of the day ``as_of``."""
+    frame = table.frame
+    problems = {k: list(v) for k, v in table.problems.items()}
+    n = len(frame)
+    readable = np.ones(n, dtype=bool)
+    if problems:
+        readable[frame.index.get_indexer(list(problems))] = False
+    for column in rules.required:
+        values = frame[column]
+        blank = values.isna().to_numpy(dtype=bool)
+        if pd.api.types.is_string_dtype(values.dtype):
+            blank |= values.fillna("").str.strip().eq("").to_numpy(dtype=bool)
+        for label in frame.index[blank & readable]:
+            problems.setdefault(label, []).append(Problem(column, None, "empty (required)"))
+        readable &= ~blank
+    qualified = pd.Series(readable, index=frame.index)
+    out = add_metrics(frame, as_of, counted=qualified)
+    ev = Evaluator(out)
+    out["stage"] = _first_match(ev, rules.stages, n, default="")
+    for metric in rules.metrics:
+        value = ev(metric.node)
+        out[metric.name] = value if isinstance(value, pd.Series) else \
+            pd.Series([value] * n, index=out.index)
+    ev = Evaluator(out, {m.name: m.node for m in rules.metrics if m.type is Type.BOOL})
+    matched = np.full(n, -1)
+    for i, cat in enumerate(rules.categories):
+        free = (matched < 0) & readable
+        if not free.any():
+            break
+        matched[free & ev.truth(cat.node)] = i
+    codes = np.array([c.code for c in rules.categories] + [UNQUALIFIED], dtype=object)
+    rule_category = codes[np.where(matched >= 0, matched, len(rules.categories))]
+    for label in frame.index[(matched < 0) & readable]:
+        problems.setdefault(label, []).append(
+            Problem("category", None, "no rule matched (add a catch-all category last, "
+                                      "with when = 'true')"))
+    manual, manual_problems = _manual(frame["manual_category"], rules.codes)
+    for label, problem in manual_problems.items():
+        problems.setdefault(label, []).append(problem)
+    final = np.where(manual.notna().to_numpy(), manual.to_numpy(dtype=object), rule_category)
+    out["rule_category"] = pd.array(rule_category, dtype="string")
+    out["category"] = pd.array(final, dtype="string")
+    out["qualified"] = qualified.to_numpy()
+    problem_text = pd.Series("", index=out.index, dtype=object)
+    for label, items in problems.items():
+        problem_text.at[label] = "; ".join(str(p) for p in items)
+    out["problems"] = problem_text.astype("string")
+    if with_reasons:
+        out["reason"] = _reasons(ev, rules, matched, manual, problem_text)
+    return Outcome(out)
+
+
+def _first_match(ev: Evaluator, classes: list, n: int, default: str) -> pd.Series:
+    result = np.full(n, default, dtype=object)
+    free = np.ones(n, dtype=bool)
+    for item in classes:
+        hit = free & ev.truth(item.node)
+        result[hit] = item.code
+        free &= ~hit
+    return pd.Series(pd.array(result, dtype="string"), index=ev.frame.index)
+
+
+def _manual(values: pd.Series, codes: list[str]) -> tuple[pd.Series, dict[int, Problem]]:
+    """Valid manual categories (matched case-insensitively), and a problem for each invalid."""
+    by_upper = {c.upper(): c for c in codes}
+    result = pd.Series(pd.array([None] * len(values), dtype="string"), index=values.index)
+    problems: dict[int, Problem] = {}
+    present = values.dropna()
+    present = present[present.str.strip() != ""]
+    for label, raw in present.items():
+        code = by_upper.get(str(raw).strip().upper())
+        if code is None:
+            problems[label] = Problem(
+                "manual_category", raw, f"is not a category code (use one of {', '.join(codes)});"
+                                        " ignored, the rules decide")
+        else:
+            result.at[label] = code
+    return result, problems
+
+
+def _reasons(ev: Evaluator, rules: RuleSet, matched: np.ndarray, manual: pd.Series,
+             problem_text: pd.Series) -> pd.Series:
+    n = len(matched)
+    reasons = np.full(n, "", dtype=StringDType())
+    for i, cat in enumerate(rules.categories):
+        rows = np.flatnonzero(matched == i)
+        if len(rows):
+            reasons[rows] = np.strings.add(f"{cat.code}: ", render(cat.node, ev, rows))
+    unq = np.flatnonzero(matched < 0)
+    if len(unq):
+        texts = problem_text.to_numpy(dtype=object)[unq].astype(str).astype(StringDType())
+        reasons[unq] = np.strings.add(f"{UNQUALIFIED}: ", texts)
+    out = pd.Series(reasons.astype(object), index=ev.frame.index)
+    has_manual = manual.notna()
+    if has_manual.any():
+        rules_said = out[has_manual]
+        out[has_manual] = "manual " + manual[has_manual].astype(object) + \
+            " set by the owner (rules: " + rules_said + ")"
+    return out.astype("string")

@@ -1,0 +1,182 @@
+"""The ``sheets-sync`` command: a thin layer over the library.
+
+Each command parses options, calls one library function, and turns a
+:class:`~sheets_sync.errors.SheetsSyncError` into one message and an exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import ExitCode, SheetsSyncError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES = """\b
+Exit codes:
+  0  done (with changes or none)
+  1  partial: some clients unqualified or rejected by the CRM (listed)
+  2  configuration, rules or credential error
+  3  another sync holds the lock
+  4  a remote API (sheet or CRM) failed after retries
+"""
+
+
+def handle_errors(fn: F) -> F:
+    """Print a library error as one line on stderr and exit with its code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SheetsSyncError as err:
+            click.secho(f"Error: {err}", fg="red", err=True)
+            sys.exit(int(err.exit_code))
+
+    return wrapper  # type: ignore[return-value]
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="The config file (default: ./sheets-sync.toml).")
+
+
+@click.group(epilog=EXIT_CODES)
+@click.version_option(__version__, prog_name="sheets-sync")
+def main() -> None:
+    """Pull clients from a CRM into a shared sheet, categorize them by your rules
+    (A/B/C/D/E, AA/AAA, EE/EEE), and write the categories back to the CRM.
+
+    Start with `sheets-sync demo`: it needs no Google account and no CRM.
+    """
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--clients", default=300, show_default=True, help="How many demo clients.")
+@handle_errors
+def demo(folder: Path | None, clients: int) -> None:
+    """Create a working example in FOLDER (default: ./sheets-sync-demo) and run one sync.
+
+    It writes a config, a demo CRM (SQLite) with realistic clients, a copy of the default
+    rules, and the local workbook clients.xlsx that plays the shared sheet.
+    """
+    from .config import load_config
+    from .demo import create_demo
+    from .sync import open_context, run_sync
+
+    folder = folder or Path("sheets-sync-demo")
+    paths = create_demo(folder, clients=clients)
+    ctx = open_context(load_config(paths["config"]))
+    try:
+        summary = run_sync(ctx)
+    finally:
+        ctx.crm.close()
+        ctx.state.close()
+    click.echo(f"Demo created in {folder}/ and synced once.")
+    click.echo(summary.to_text())
+    click.echo("")
+    click.echo("Files:")
+    for label, key in (("config", "config"), ("rules", "rules"), ("demo CRM", "crm"),
+                       ("sheet", "workbook")):
+        click.echo(f"  {label:9} {paths[key]}")
+    click.echo("")
+    click.echo("Next, try:")
+    click.echo(f"  cd {folder}")
+    click.echo("  sheets-sync sync --dry-run   # nothing changed, so nothing to do")
+    click.echo("  (open clients.xlsx, set a manual_category, save) then: sheets-sync sync")
+    click.echo("  sheets-sync check            # config, rules, CRM and sheet, one line each")
+    click.echo("  sheets-sync categorize export.csv --out categorized.xlsx")
+
+
+@main.command(epilog=EXIT_CODES)
+@config_option
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing anywhere.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@handle_errors
+def sync(config_path: Path | None, dry_run: bool, as_json: bool) -> None:
+    """Run one pass: CRM -> sheet -> rules -> CRM, writing only what changed."""
+    from .config import load_config
+    from .sync import open_context, run_sync
+
+    ctx = open_context(load_config(config_path))
+    try:
+        summary = run_sync(ctx, dry_run=dry_run)
+    finally:
+        ctx.crm.close()
+        ctx.state.close()
+    click.echo(summary.to_json() if as_json else summary.to_text())
+    sys.exit(int(summary.exit_code))
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the result: .csv or .xlsx.")
+@config_option
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A rules file (default: the config's, else the built-in default rules).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Categorize as of this day.")
+@handle_errors
+def categorize(input_path: Path, output: Path, config_path: Path | None,
+               rules_path: Path | None, today: Any) -> None:
+    """Categorize a one-off CSV or XLSX export from any CRM.
+
+    Headers are matched by the config's [fields] mapping, or by the canonical English names
+    (id, name, revenue, costs, orders_12m, ...) and common Russian ones. OUTPUT holds the
+    input columns plus category, reason, stage and problems.
+    """
+    from .oneoff import categorize_file
+
+    result = categorize_file(input_path, output, config_path=config_path,
+                             rules_path=rules_path, today=today.date() if today else None)
+    click.echo(result.to_text())
+
+
+@main.command(epilog=EXIT_CODES)
+@config_option
+@handle_errors
+def check(config_path: Path | None) -> None:
+    """Check the config, the rules, the CRM and the sheet without changing anything."""
+    from .checks import run_checks
+
+    lines, ok = run_checks(config_path)
+    for good, text in lines:
+        click.echo(("ok    " if good else "FIX   ") + text)
+    sys.exit(int(ExitCode.OK if ok else ExitCode.CONFIG))
+
+
+@main.group()
+def crm() -> None:
+    """CRM commands."""
+
+
+@crm.command("setup", epilog=EXIT_CODES)
+@config_option
+@handle_errors
+def crm_setup(config_path: Path | None) -> None:
+    """Create the category field in the CRM, or add codes the rules gained."""
+    from .config import load_config
+    from .crm import open_crm
+    from .rules import load_rules
+
+    config = load_config(config_path)
+    rules = load_rules(config.rules_path)
+    adapter = open_crm(config.crm)
+    try:
+        for line in adapter.ensure_category_field(rules.codes):
+            click.echo(line)
+    finally:
+        adapter.close()
+
+
+def today() -> date:
+    return date.today()

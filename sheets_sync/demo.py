@@ -1,0 +1,165 @@
+"""The embedded default: a demo CRM (SQLite), a config, the default rules and a local workbook.
+
+Everything is generated from a fixed seed, so the demo looks the same on every machine.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+from datetime import date, timedelta
+from importlib import resources
+from pathlib import Path
+
+from .errors import ConfigError
+
+CONFIG_TEXT = """\
+# sheets-sync config: the demo. Relative paths are relative to this file.
+rules = "rules.py"                  # the category rules (edit the thresholds there)
+state = "sheets-sync.state.sqlite"  # history of category changes, last-synced snapshot
+
+[crm]
+kind = "sqlite"                     # a home-grown CRM in SQLite
+path = "crm.sqlite"
+table = "companies"
+category_field = "category"         # where categories are written back
+
+[sheet]
+workbook = "clients.xlsx"           # a local workbook; or google = "<spreadsheet key or URL>"
+clients_tab = "Clients"
+history_tab = "History"
+
+[parsing]
+decimal = "auto"                    # "," or "." if your CRM writes numbers one way
+dates = "dmy"                       # 01/02/2026 is 1 February; "mdy" for 2 January
+
+[fields]                            # canonical column = the CRM's field name
+id = "id"
+name = "company"
+revenue = "revenue_rub"
+costs = "costs_rub"
+orders_12m = "orders_12m"
+first_order = "first_order"
+last_order = "last_order"
+overdue_days = "overdue_days"
+referrals = "referrals"
+potential = "potential_rub"
+nps = "nps"
+blacklisted = "blacklisted"
+"""
+
+RU_FORMS = ["ООО", "АО", "ИП", "ЗАО", "ПАО"]
+RU_NAMES = ["Ромашка", "Вектор", "СтройМонтаж", "Северный ветер", "Альфа-Трейд", "ТехноСнаб",
+            "Уральские узоры", "Лесопромсервис", "Волга-Логистик", "Кондитерская «Пчёлка»",
+            "Меридиан", "Гранит", "Сибирский хлеб", "Фабрика окон", "АгроДом", "Контур",
+            "Байкал-Сервис", "Печати и штампы", "Кофейня на Садовой", "Тепловые системы",
+            "Медицинский центр «Здоровье»", "Автомир", "Спектр", "Профиль-М", "Ладога"]
+EN_NAMES = ["Acme Logistics", "Blue River Foods", "Northwind Traders", "Bright Dental",
+            "Summit Print", "Greenleaf Cafe", "Atlas Engineering", "Harbor Freight Co",
+            "Pinecrest Hotels", "Redwood Analytics", "Silverline Media", "Oak & Iron",
+            "Quantum Bakery", "Sunrise Clinics", "Vertex Tools"]
+EN_FORMS = ["Ltd", "LLC", "Inc.", "GmbH", ""]
+
+PROFILES = [  # name, weight, roi range, revenue range, orders, overdue, referrals, nps
+    ("vip", 10, (0.6, 2.0), (800_000, 6_000_000), (4, 24), (0, 10), (0, 4), (7, 10)),
+    ("loyal", 20, (0.15, 0.45), (300_000, 2_500_000), (4, 18), (0, 15), (0, 2), (6, 10)),
+    ("prospect", 15, (0.05, 0.4), (20_000, 200_000), (1, 3), (0, 5), (0, 1), (7, 10)),
+    ("filler", 30, (0.02, 0.3), (50_000, 600_000), (1, 3), (0, 20), (0, 0), (3, 8)),
+    ("late", 12, (0.05, 0.5), (100_000, 900_000), (1, 8), (30, 240), (0, 0), (0, 6)),
+    ("loss", 8, (-0.4, -0.02), (50_000, 800_000), (1, 6), (0, 60), (0, 0), (0, 6)),
+    ("new", 5, (0.0, 0.0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0)),
+]
+
+
+def default_rules_text() -> str:
+    return resources.files("sheets_sync").joinpath("default_rules.py").read_text("utf-8")
+
+
+def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
+                seed: int = 20261123) -> dict[str, Path]:
+    """Write config, rules, and the demo CRM into ``folder`` (which must not hold them yet)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"config": folder / "sheets-sync.toml", "rules": folder / "rules.py",
+             "crm": folder / "crm.sqlite", "workbook": folder / "clients.xlsx"}
+    existing = [p.name for p in paths.values() if p.exists()]
+    if existing:
+        raise ConfigError(f"{folder} already holds {', '.join(existing)}. Choose an empty "
+                          "folder, e.g. `sheets-sync demo new-folder`.")
+    paths["config"].write_text(CONFIG_TEXT, encoding="utf-8")
+    paths["rules"].write_text(default_rules_text(), encoding="utf-8")
+    write_demo_crm(paths["crm"], clients, today or date.today(), seed)
+    return paths
+
+
+def demo_rows(n: int, today: date, seed: int) -> list[tuple]:
+    """``n`` realistic clients (with a few messy values), deterministic for a seed."""
+    rnd = random.Random(seed)
+    weights = [p[1] for p in PROFILES]
+    rows = []
+    for i in range(1, n + 1):
+        profile = rnd.choices(PROFILES, weights)[0]
+        kind, _, roi, rev, orders, overdue, refs, nps = profile
+        if rnd.random() < 0.65:
+            name = f"{rnd.choice(RU_FORMS)} «{rnd.choice(RU_NAMES)}»"
+        else:
+            name = f"{rnd.choice(EN_NAMES)} {rnd.choice(EN_FORMS)}".strip()
+        name = f"{name} #{i}" if rnd.random() < 0.3 else name
+        if kind == "new":
+            rows.append((i, name, 0.0, 0.0, 0, None, None, 0, 0,
+                         float(rnd.randrange(100_000, 3_000_000, 10_000)), None, 0, None))
+            continue
+        revenue = round(rnd.uniform(*rev), -2)
+        costs = round(revenue / (1 + rnd.uniform(*roi)), -2)
+        n_orders = rnd.randint(*orders)
+        tenure_days = rnd.randint(40, 365 * 6) if kind != "prospect" else rnd.randint(30, 300)
+        if kind in ("vip", "loyal"):
+            tenure_days = max(tenure_days, rnd.randint(400, 365 * 6))
+        first = today - timedelta(days=tenure_days)
+        last = today - timedelta(days=rnd.randint(1, min(tenure_days, 200)))
+        potential = revenue * (rnd.uniform(2.5, 6) if kind == "prospect" else rnd.uniform(0.5, 1.8))
+        rows.append((i, name, revenue, costs, n_orders, first.isoformat(), last.isoformat(),
+                     rnd.randint(*overdue), rnd.randint(*refs), round(potential, -3),
+                     rnd.randint(*nps) if rnd.random() > 0.1 else None,
+                     1 if kind == "late" and rnd.random() < 0.15 else 0, None))
+    _make_messy(rows, rnd)
+    return rows
+
+
+def _make_messy(rows: list[tuple], rnd: random.Random) -> None:
+    """A few values as real CRMs hold them: text money, Russian dates, gaps, typos."""
+    def patch(index: int, column: int, value: object) -> None:
+        row = list(rows[index])
+        row[column] = value
+        rows[index] = tuple(row)
+
+    picks = rnd.sample(range(len(rows)), 12)
+    patch(picks[0], 2, "1 234 567,89 ₽")
+    patch(picks[1], 2, "н/д")                           # unqualified: revenue missing
+    patch(picks[2], 3, "12,3,4")                        # unqualified: a typo
+    patch(picks[3], 6, "31.02.2026")                    # unqualified: no such date
+    patch(picks[4], 3, None)                            # unqualified: costs missing
+    patch(picks[5], 5, "15.03.2021")                    # a Russian date, read fine
+    patch(picks[6], 2, "2\u202f450\u202f000 руб.")      # narrow no-break spaces
+    patch(picks[7], 1, '=HYPERLINK("http://example.com","Click me") Ltd')  # stays text
+    patch(picks[8], 3, "(1 200)")                       # accounting negative: read as -1200
+    patch(picks[9], 10, "n/a")
+    patch(picks[10], 7, "—")
+    patch(picks[11], 2, "980,000.00")
+
+
+def write_demo_crm(path: Path, n: int, today: date, seed: int) -> None:
+    rows = demo_rows(n, today, seed)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(
+            "CREATE TABLE companies (id INTEGER PRIMARY KEY, company TEXT, revenue_rub, "
+            "costs_rub, orders_12m INTEGER, first_order, last_order, overdue_days, "
+            "referrals INTEGER, potential_rub, nps, blacklisted INTEGER, category TEXT)")
+        db.executemany(f"INSERT INTO companies VALUES ({', '.join('?' * 13)})", rows)
+    db.close()
+
+
+def copy_default_rules(target: Path) -> None:
+    with resources.as_file(resources.files("sheets_sync").joinpath("default_rules.py")) as src:
+        shutil.copyfile(src, target)

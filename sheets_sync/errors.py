@@ -1,0 +1,80 @@
+"""Every error sheets-sync raises on purpose, under one root.
+
+    SheetsSyncError                 root; the CLI catches it once and prints ``str(err)``
+    ├── ConfigError                 the config file, a credential or a path is wrong (exit 2)
+    │   └── RulesError              the rules file is wrong (file, line, category, what)
+    ├── InputError                  an input file (CSV/XLSX) cannot be read
+    ├── SheetError                  the sheet (workbook or Google) refused or is malformed
+    │   └── ConcurrentEditError     the sheet changed between our read and our write (transient)
+    ├── CrmError                    the CRM refused or answered something we cannot use
+    ├── RemoteError                 a remote API failed after bounded retries (exit 4)
+    └── LockedError                 another sync holds the lock (exit 3)
+
+``Transient`` marks errors worth retrying; everything else is terminal. Lower-level errors
+(openpyxl, SQLAlchemy, HTTP) are wrapped at the adapter boundary with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the ``sheets-sync`` command (documented in the README and ``--help``)."""
+
+    OK = 0
+    PARTIAL = 1
+    CONFIG = 2
+    LOCKED = 3
+    REMOTE = 4
+
+
+class Transient:
+    """Mixin: the operation may succeed if retried."""
+
+
+class SheetsSyncError(Exception):
+    exit_code: ExitCode = ExitCode.CONFIG
+
+
+class ConfigError(SheetsSyncError):
+    exit_code = ExitCode.CONFIG
+
+
+class RulesError(ConfigError):
+    """A rules file problem, located as precisely as we can."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 code: str | None = None) -> None:
+        where = []
+        if path:
+            where.append(f"{path}:{line}" if line else path)
+        if code:
+            where.append(f"category {code}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+        self.path, self.line, self.code, self.detail = path, line, code, message
+
+
+class InputError(SheetsSyncError):
+    exit_code = ExitCode.CONFIG
+
+
+class SheetError(SheetsSyncError):
+    exit_code = ExitCode.REMOTE
+
+
+class ConcurrentEditError(SheetError, Transient):
+    """The sheet changed under us; re-read and re-plan."""
+
+
+class CrmError(SheetsSyncError):
+    exit_code = ExitCode.REMOTE
+
+
+class RemoteError(SheetsSyncError, Transient):
+    exit_code = ExitCode.REMOTE
+
+
+class LockedError(SheetsSyncError):
+    exit_code = ExitCode.LOCKED

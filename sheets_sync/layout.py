@@ -1,0 +1,187 @@
+"""The layout of the Clients, History and Legend tabs, and reading a Clients grid back.
+
+Columns belong to someone: CRM columns are overwritten from the CRM, computed columns are
+ours, owner columns (manual category, notes) are never overwritten. Headers are matched by
+name (case and spacing do not matter), never by position; columns the owner adds are theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from .rules.expr import to_text
+from .rules.loader import RuleSet
+from .sheets.base import ColumnSpec, Grid, Layout
+from .table import COLUMNS, Kind, header_key
+
+CRM_ORDER = ["id", "name", "revenue", "costs", "orders_12m", "first_order", "last_order",
+             "overdue_days", "referrals", "potential", "nps", "blacklisted"]
+COMPUTED_NOTE = "Computed by sheets-sync: overwritten at every sync. Set manual_category instead."
+CRM_NOTE = "From the CRM: overwritten at every sync. Edit the value in the CRM."
+
+COMPUTED: dict[str, tuple[str, str]] = {
+    "category": ("text", "The category in force: your manual category if set, else the rules'."),
+    "rule_category": ("text", "What the rules say."),
+    "stage": ("text", "Loyalty ladder: potential, first_purchase, regular, adherent."),
+    "reason": ("text", "Why the rules chose this category."),
+    "profit": ("money", "revenue − costs"),
+    "roi_pct": ("percent", "profit ÷ costs × 100 (blank when costs are not above 0)"),
+    "problems": ("text", "Values that could not be read; the client is unqualified until fixed."),
+    "changed_at": ("date", "When the category last changed."),
+    "crm_status": ("text", "Empty while the client is in the CRM; marked when it is gone."),
+}
+OWNER: dict[str, str] = {
+    "manual_category": "Yours: set a code to override the rules (it is written to the CRM).",
+    "notes": "Yours: never overwritten.",
+}
+HISTORY_HEADER = ["changed_at", "id", "name", "from", "to", "source", "reason"]
+LEGEND_HEADER = ["code", "title", "condition", "strategy", "colour"]
+
+
+def clients_columns(crm_columns: Sequence[str], headers: Mapping[str, str],
+                    extra: Mapping[str, Kind] | None = None) -> list[ColumnSpec]:
+    """Our columns in the order a new Clients tab gets them."""
+    kinds = {**COLUMNS, **(extra or {})}
+
+    def spec(name: str, role: str, kind: str, note: str) -> ColumnSpec:
+        return ColumnSpec(name, headers.get(name, name), role, kind, note)
+
+    crm = [c for c in CRM_ORDER if c in crm_columns] + \
+          [c for c in crm_columns if c not in CRM_ORDER]
+    cols = [spec(c, "crm", _kind(kinds.get(c, Kind.TEXT)), CRM_NOTE) for c in crm[:2]]
+    cols.append(spec("category", "computed", "text", COMPUTED["category"][1] + " " +
+                     COMPUTED_NOTE))
+    cols.append(spec("manual_category", "owner", "text", OWNER["manual_category"]))
+    for name in ("rule_category", "stage", "reason"):
+        cols.append(spec(name, "computed", COMPUTED[name][0], COMPUTED[name][1]))
+    cols.append(spec("notes", "owner", "text", OWNER["notes"]))
+    cols += [spec(c, "crm", _kind(kinds.get(c, Kind.TEXT)), CRM_NOTE) for c in crm[2:]]
+    for name in ("profit", "roi_pct", "problems", "changed_at", "crm_status"):
+        cols.append(spec(name, "computed", COMPUTED[name][0], COMPUTED[name][1]))
+    return cols
+
+
+def _kind(kind: Kind) -> str:
+    return "text" if kind is Kind.TEXT else kind.value
+
+
+def build_layout(columns: Sequence[ColumnSpec], rules: RuleSet) -> Layout:
+    legend = [LEGEND_HEADER] + [[c.code, c.title, to_text(c.node), c.strategy, c.colour]
+                                for c in rules.categories]
+    legend += [[], ["stage", "title", "condition", "strategy", ""]]
+    legend += [[s.code, s.title, to_text(s.node), s.strategy, ""] for s in rules.stages]
+    return Layout(columns, {c.code: c.colour for c in rules.categories if c.colour},
+                  dropdown={"manual_category": rules.codes}, legend=legend)
+
+
+@dataclass
+class SheetProblem:
+    row: int  # 1-based, as the owner sees it
+    column: str
+    value: object
+    why: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column!r}: {self.value!r} {self.why}"
+
+
+@dataclass
+class ClientsGrid:
+    """A Clients tab as read: where our columns are, and which row holds which client."""
+
+    header: list[str]
+    positions: dict[str, int]  # our column name -> 0-based column
+    rows: dict[str, int]  # client id -> 0-based row in the grid
+    grid: Grid
+    problems: list[SheetProblem] = field(default_factory=list)
+
+    def value(self, client_id: str, column: str) -> Any:
+        col = self.positions.get(column)
+        row = self.rows.get(client_id)
+        if col is None or row is None:
+            return None
+        line = self.grid[row]
+        return line[col] if col < len(line) else None
+
+
+def read_clients(grid: Grid | None, columns: Sequence[ColumnSpec]) -> ClientsGrid:
+    """Find our columns by header name and each client's row by id."""
+    if not grid:
+        return ClientsGrid([], {}, {}, [])
+    header = ["" if h is None else str(h) for h in grid[0]]
+    wanted: dict[str, str] = {}
+    for spec in columns:
+        wanted.setdefault(header_key(spec.header), spec.name)
+        wanted.setdefault(header_key(spec.name), spec.name)
+    positions: dict[str, int] = {}
+    for i, h in enumerate(header):
+        name = wanted.get(header_key(h))
+        if name is not None and name not in positions:
+            positions[name] = i
+    out = ClientsGrid(header, positions, {}, grid)
+    id_col = positions.get("id")
+    if id_col is None:
+        return out
+    for r in range(1, len(grid)):
+        line = grid[r]
+        raw = line[id_col] if id_col < len(line) else None
+        cid = id_text(raw)
+        if not cid:
+            if any(v not in (None, "") for v in line):
+                out.problems.append(SheetProblem(r + 1, header[id_col], raw,
+                                                 "is blank: a row needs an id; row ignored"))
+            continue
+        if cid in out.rows:
+            out.problems.append(SheetProblem(
+                r + 1, header[id_col], raw,
+                f"is a duplicate (first on row {out.rows[cid] + 1}); this row is ignored"))
+            continue
+        out.rows[cid] = r
+    return out
+
+
+def id_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether a sheet value and a wanted value show the same thing."""
+    a, b = _norm(a), _norm(b)
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return a == b
+
+
+def _norm(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, str):
+        return v if v.strip() else None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, datetime):
+        return v.date() if v.time() == datetime.min.time() else v
+    if isinstance(v, date):
+        return v
+    return v
+
+
+def snapshot_text(v: Any) -> str:
+    """A value as stored in the state snapshot."""
+    v = _norm(v)
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v)

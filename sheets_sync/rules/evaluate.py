@@ -1,0 +1,262 @@
+"""Vectorized evaluation of conditions over a DataFrame, and the reasons that explain them.
+
+Numbers are pandas ``Float64`` and truth values ``boolean`` (both nullable), which gives the
+SQL three-valued logic documented in :mod:`.expr` for free: a blank compared is unknown, and
+``&``/``|``/``~`` follow Kleene's rules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.dtypes import StringDType
+
+from .expr import (
+    And,
+    Arith,
+    Cmp,
+    Col,
+    Const,
+    Func,
+    In,
+    Neg,
+    Node,
+    Not,
+    Or,
+    Param,
+    format_number,
+)
+
+Value = pd.Series | float | str | bool
+
+_CMP_FN = {
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+}
+_SYMBOL = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠",
+           "+": "+", "-": "−", "*": "×", "/": "÷"}
+
+
+class Evaluator:
+    """Evaluates nodes over ``frame``; results are cached per node for the reasons."""
+
+    def __init__(self, frame: pd.DataFrame, expand: dict[str, Node] | None = None) -> None:
+        self.frame = frame
+        self.cache: dict[int, Value] = {}
+        #: boolean metrics shown by their definition in reasons ("vip" -> roi_pct 120 ≥ 50 ...)
+        self.expand = expand or {}
+
+    def __call__(self, node: Node) -> Value:
+        key = id(node)
+        if key not in self.cache:
+            self.cache[key] = self._eval(node)
+        return self.cache[key]
+
+    def truth(self, node: Node) -> np.ndarray:
+        """Where ``node`` is true (unknown counts as false), as a numpy bool array."""
+        value = self(node)
+        if isinstance(value, pd.Series):
+            return value.to_numpy(dtype=bool, na_value=False)
+        return np.full(len(self.frame), bool(value))
+
+    def _eval(self, node: Node) -> Value:
+        match node:
+            case Const(value=v) | Param(value=v):
+                return v
+            case Col(name=name):
+                return self.frame[name]
+            case Cmp(ops=ops, operands=operands):
+                values = [self(o) for o in operands]
+                result: Value | None = None
+                for op, left, right in zip(ops, values, values[1:], strict=False):
+                    part = _as_bool(_CMP_FN[op](left, right), self.frame.index)
+                    result = part if result is None else result & part
+                return result
+            case In(operand=operand, options=options, negate=negate):
+                value = self(operand)
+                wanted = [o.value for o in options]
+                if isinstance(value, pd.Series):
+                    hit = value.isin(wanted).astype("boolean").mask(value.isna())
+                else:
+                    hit = value in wanted
+                return ~hit if negate else hit
+            case And(items=items):
+                return _fold(lambda a, b: a & b, [self._bool(i) for i in items])
+            case Or(items=items):
+                return _fold(lambda a, b: a | b, [self._bool(i) for i in items])
+            case Not(item=item):
+                return ~self._bool(item)
+            case Arith(op=op, left=left, right=right):
+                a, b = self(left), self(right)
+                if op == "+":
+                    return a + b
+                if op == "-":
+                    return a - b
+                if op == "*":
+                    return a * b
+                return _divide(a, b, self.frame.index)
+            case Neg(item=item):
+                return -self(item)
+            case Func(name="isblank", args=(arg,)):
+                value = self(arg)
+                if isinstance(value, pd.Series):
+                    blank = value.isna()
+                    if pd.api.types.is_string_dtype(value.dtype):
+                        blank = blank | (value.fillna("").str.strip() == "")
+                    return blank.astype("boolean")
+                return value is None
+            case Func(name="abs", args=(arg,)):
+                return abs(self(arg))
+            case Func(name=("min" | "max") as name, args=(a, b)):
+                return _minmax(name, self(a), self(b), self.frame.index)
+        raise TypeError(f"cannot evaluate {node!r}")  # pragma: no cover
+
+    def _bool(self, node: Node) -> pd.Series:
+        return _as_bool(self(node), self.frame.index)
+
+
+def _as_bool(value: Value, index: pd.Index) -> pd.Series:
+    if isinstance(value, pd.Series):
+        return value if value.dtype == "boolean" else value.astype("boolean")
+    return pd.Series(pd.array([bool(value)] * len(index), dtype="boolean"), index=index)
+
+
+def _fold(fn, values: list[pd.Series]) -> pd.Series:  # type: ignore[no-untyped-def]
+    result = values[0]
+    for v in values[1:]:
+        result = fn(result, v)
+    return result
+
+
+def _series(value: Value, index: pd.Index) -> pd.Series:
+    if isinstance(value, pd.Series):
+        return value.astype("Float64")
+    return pd.Series(pd.array([value] * len(index), dtype="Float64"), index=index)
+
+
+def _divide(a: Value, b: Value, index: pd.Index) -> Value:
+    if not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
+        return np.nan if b == 0 else a / b  # type: ignore[operator]
+    a, b = _series(a, index), _series(b, index)
+    return (a / b).mask(b == 0)
+
+
+def _minmax(name: str, a: Value, b: Value, index: pd.Index) -> pd.Series:
+    a, b = _series(a, index), _series(b, index)
+    pick_a = (a <= b) if name == "min" else (a >= b)
+    pick_a = pick_a.fillna(False) | b.isna()
+    return a.where(pick_a, b)
+
+
+# ----------------------------------------------------------------------------- reasons
+
+def render(node: Node, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
+    """Text of ``node`` with the row's values, for the rows at positions ``rows``.
+
+    ``roi_pct >= roi_a`` reads ``roi_pct 120 ≥ 50``; of an ``or``, only the first branch that
+    holds is shown; ``and`` lists every part.
+    """
+    match node:
+        case Const(value=v) | Param(value=v):
+            return _const_text(v, len(rows))
+        case Col(name=name) if name in ev.expand:
+            return _wrap(ev.expand[name], Or, ev, rows)
+        case Col(name=name):
+            value = ev(node)
+            if isinstance(value, pd.Series) and value.dtype == "boolean":
+                truth = value.to_numpy(dtype=bool, na_value=False)[rows]
+                return np.where(truth, name, "not " + name).astype(StringDType())
+            return np.strings.add(name + " ", _values_text(value, rows))
+        case Cmp(ops=ops, operands=operands):
+            out = render(operands[0], ev, rows)
+            for op, o in zip(ops, operands[1:], strict=True):
+                out = _join(out, f" {_SYMBOL[op]} ", render(o, ev, rows))
+            return out
+        case In(operand=operand, options=options, negate=negate):
+            listed = ", ".join(format_number(o.value) if isinstance(o.value, float) else str(o.value)
+                               for o in options)
+            word = " not in (" if negate else " in ("
+            return np.strings.add(render(operand, ev, rows), word + listed + ")")
+        case And(items=items):
+            out = render(items[0], ev, rows)
+            for item in items[1:]:
+                out = _join(out, " and ", _wrap(item, Or, ev, rows))
+            return out
+        case Or(items=items):
+            choices = [ev.truth(i)[rows] for i in items]
+            texts = [_wrap(i, And, ev, rows) for i in items]
+            out = texts[-1]
+            for truth, text in zip(reversed(choices[:-1]), reversed(texts[:-1]), strict=True):
+                out = np.where(truth, text, out)
+            return out.astype(StringDType())
+        case Not(item=item):
+            return np.strings.add(np.strings.add("not (", render(item, ev, rows)), ")")
+        case Arith(op=op, left=left, right=right):
+            return _join(_wrap(left, Arith, ev, rows), f" {_SYMBOL[op]} ",
+                         _wrap(right, Arith, ev, rows))
+        case Neg(item=item):
+            return np.strings.add("−", _wrap(item, Arith, ev, rows))
+        case Func(name="isblank", args=(arg,)):
+            value = ev(node)
+            truth = value.to_numpy(dtype=bool, na_value=False)[rows] \
+                if isinstance(value, pd.Series) else np.full(len(rows), bool(value))
+            name = arg.name if isinstance(arg, Col) else "value"
+            return np.where(truth, f"{name} blank", f"{name} not blank").astype(StringDType())
+        case Func(name=name, args=args):
+            parts = [render(a, ev, rows) for a in args]
+            out = np.strings.add(name + "(", parts[0])
+            for p in parts[1:]:
+                out = _join(out, ", ", p)
+            return np.strings.add(out, ")")
+    raise TypeError(f"cannot render {node!r}")  # pragma: no cover
+
+
+def _wrap(node: Node, kind: type, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
+    text = render(node, ev, rows)
+    if isinstance(node, kind):
+        return np.strings.add(np.strings.add("(", text), ")")
+    return text
+
+
+def _join(a: np.ndarray, sep: str, b: np.ndarray) -> np.ndarray:
+    return np.strings.add(np.strings.add(a, sep), b)
+
+
+def _const_text(value: object, n: int) -> np.ndarray:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float | int):
+        text = format_number(value)
+    else:
+        text = f"'{value}'"
+    return np.full(n, text, dtype=StringDType())
+
+
+def _values_text(value: Value, rows: np.ndarray) -> np.ndarray:
+    if not isinstance(value, pd.Series):
+        return _const_text(value, len(rows))
+    sub = value.iloc[rows]
+    if pd.api.types.is_numeric_dtype(sub.dtype) and not pd.api.types.is_bool_dtype(sub.dtype):
+        return numbers_text(sub.to_numpy(dtype="float64", na_value=np.nan))
+    if pd.api.types.is_datetime64_any_dtype(sub.dtype):
+        text = sub.dt.strftime("%Y-%m-%d").fillna("blank")
+        return text.to_numpy(dtype=object).astype(StringDType())
+    return sub.astype(object).where(sub.notna(), "blank").astype(str).to_numpy().astype(
+        StringDType())
+
+
+def numbers_text(values: np.ndarray) -> np.ndarray:
+    """Vectorized :func:`format_number`: whole numbers without ``.0``, else two decimals at
+    most without trailing zeros, ``blank`` for NaN."""
+    rounded = np.round(values, 2)
+    blank = np.isnan(rounded)
+    safe = np.where(blank, 0.0, rounded)
+    whole = safe == np.trunc(safe)
+    out = np.empty(len(values), dtype=StringDType())
+    if whole.any():
+        out[whole] = safe[whole].astype(np.int64).astype(StringDType())
+    frac = ~whole
+    if frac.any():
+        out[frac] = safe[frac].astype(StringDType())
+    out[blank] = "blank"
+    return out

@@ -1,0 +1,278 @@
+"""Reading a rules file (``rules.py``) into a :class:`RuleSet`, without executing it.
+
+The file is Python syntax holding only literal assignments (see the default ``rules.py``):
+``THRESHOLDS``, ``COLUMNS``, ``REQUIRED``, ``METRICS``, ``STAGES`` and ``CATEGORIES``. It is
+read with :mod:`ast` and :func:`ast.literal_eval`, so it cannot run code, and every error
+names the file, the line, the category code and what is wrong.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import RulesError
+from ..table import COLUMNS, Kind
+from .expr import ExprError, Node, Type, columns_used, parse, to_text
+
+#: Metrics computed before any rule runs (documented in the README and in rules.py).
+BUILTIN_METRICS: dict[str, str] = {
+    "profit": "revenue − costs",
+    "roi_pct": "profit ÷ costs × 100; blank when costs are blank or not above 0",
+    "margin_pct": "profit ÷ revenue × 100; blank when revenue is blank or not above 0",
+    "profit_share_cum": "Pareto: share of total profit of this client and all who earn more "
+                        "(clients by profit, highest first); blank when profit ≤ 0",
+    "tenure_months": "whole months since first_order",
+    "recency_days": "days since last_order",
+}
+
+KIND_TYPES = {Kind.TEXT: Type.TEXT, Kind.MONEY: Type.NUMBER, Kind.NUMBER: Type.NUMBER,
+              Kind.COUNT: Type.NUMBER, Kind.DATE: Type.DATE, Kind.BOOL: Type.BOOL}
+
+RESERVED_CODES = {"unqualified"}
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]{0,15}$")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+_SETTINGS = ("THRESHOLDS", "COLUMNS", "REQUIRED", "METRICS", "STAGES", "CATEGORIES")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    node: Node
+    type: Type
+    text: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    title: str
+    node: Node
+    text: str
+    strategy: str = ""
+    colour: str = ""
+    line: int | None = None
+
+
+@dataclass
+class RuleSet:
+    path: str
+    thresholds: dict[str, float | str]
+    columns: dict[str, Kind]  # extra columns the business declared
+    required: list[str]
+    metrics: list[Metric]
+    stages: list[Category]
+    categories: list[Category]
+    names: dict[str, Type] = field(default_factory=dict)
+
+    @property
+    def codes(self) -> list[str]:
+        return [c.code for c in self.categories]
+
+    def category(self, code: str) -> Category | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    def describe(self) -> list[str]:
+        """One line per category: code, title, condition (for ``check`` and the Legend)."""
+        return [f"{c.code:>4}  {c.title}: {to_text(c.node)}" for c in self.categories]
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Read and validate a rules file; raise :class:`RulesError` naming what to fix."""
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulesError("the rules file does not exist (run `sheets-sync demo` for an example)",
+                         path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"cannot read the rules file: {exc}", path=str(path)) from exc
+    return parse_rules(source, str(path))
+
+
+def parse_rules(source: str, path: str = "rules.py") -> RuleSet:
+    try:
+        module = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        raise RulesError(f"bad Python syntax: {exc.msg}", path=path, line=exc.lineno) from None
+    values: dict[str, tuple[ast.expr, int]] = {}
+    for stmt in module.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring
+        if isinstance(stmt, ast.Assign | ast.AnnAssign):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Name) and stmt.value is not None:
+                name = targets[0].id
+                if name not in _SETTINGS:
+                    raise RulesError(f"unknown setting {name!r} (known: {', '.join(_SETTINGS)})",
+                                     path=path, line=stmt.lineno)
+                values[name] = (stmt.value, stmt.lineno)
+                continue
+        raise RulesError(
+            "only assignments of literal values (THRESHOLDS = {...}, CATEGORIES = [...]) are "
+            "allowed; the rules file is read, never run", path=path, line=stmt.lineno)
+    return _Reader(path, values).read()
+
+
+class _Reader:
+    def __init__(self, path: str, values: dict[str, tuple[ast.expr, int]]) -> None:
+        self.path, self.values = path, values
+
+    def fail(self, message: str, line: int | None, code: str | None = None) -> RulesError:
+        return RulesError(message, path=self.path, line=line, code=code)
+
+    def literal(self, name: str, default: Any) -> tuple[Any, ast.expr | None]:
+        if name not in self.values:
+            return default, None
+        node, line = self.values[name]
+        try:
+            return ast.literal_eval(node), node
+        except ValueError:
+            raise self.fail(f"{name} must hold only literal values (strings, numbers, lists, "
+                            "dicts); no names or calls", line) from None
+
+    def read(self) -> RuleSet:
+        thresholds, th_node = self.literal("THRESHOLDS", {})
+        if not isinstance(thresholds, dict):
+            raise self.fail("THRESHOLDS must be a dict of name: number", _line(th_node))
+        for name, value in thresholds.items():
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise self.fail(f"threshold name {name!r} must be a lower-case identifier",
+                                _line(th_node))
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise self.fail(f"threshold {name!r} must be a number or a string, not {value!r}",
+                                _line(th_node))
+        columns = self.read_columns()
+        names: dict[str, Type] = {c: KIND_TYPES[k] for c, k in {**COLUMNS, **columns}.items()}
+        names.update(dict.fromkeys(BUILTIN_METRICS, Type.NUMBER))
+        clash = set(thresholds) & set(names)
+        if clash:
+            raise self.fail(f"threshold {sorted(clash)[0]!r} has the name of a column",
+                            _line(th_node))
+        stages = self.read_classes("STAGES", names, thresholds, codes_are_names=True)
+        names["stage"] = Type.TEXT
+        metrics = self.read_metrics(names, thresholds)
+        categories = self.read_classes("CATEGORIES", names, thresholds)
+        if not categories:
+            raise self.fail("CATEGORIES is missing or empty: declare at least one category",
+                            None)
+        required, req_node = self.literal("REQUIRED", [])
+        if not isinstance(required, list | tuple) or not all(isinstance(r, str) for r in required):
+            raise self.fail("REQUIRED must be a list of column names", _line(req_node))
+        for r in required:
+            if r not in names:
+                raise self.fail(f"REQUIRED names unknown column {r!r}", _line(req_node))
+        return RuleSet(self.path, thresholds, columns, list(required), metrics, stages,
+                       categories, names)
+
+    def read_columns(self) -> dict[str, Kind]:
+        columns, node = self.literal("COLUMNS", {})
+        if not isinstance(columns, dict):
+            raise self.fail("COLUMNS must be a dict of column name: kind", _line(node))
+        out: dict[str, Kind] = {}
+        for name, kind in columns.items():
+            if not isinstance(name, str) or not _NAME.match(name) or name in COLUMNS:
+                raise self.fail(f"COLUMNS: {name!r} must be a new lower-case column name",
+                                _line(node))
+            try:
+                out[name] = Kind(kind)
+            except ValueError:
+                kinds = ", ".join(k.value for k in Kind)
+                raise self.fail(f"COLUMNS: kind {kind!r} of {name!r} is not one of {kinds}",
+                                _line(node)) from None
+        return out
+
+    def read_metrics(self, names: dict[str, Type], thresholds: dict) -> list[Metric]:
+        metrics, node = self.literal("METRICS", {})
+        if not isinstance(metrics, dict):
+            raise self.fail("METRICS must be a dict of name: expression", _line(node))
+        lines = _key_lines(node)
+        out = []
+        for name, text in metrics.items():
+            line = lines.get(name, _line(node))
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise self.fail(f"metric name {name!r} must be a lower-case identifier", line)
+            if name in names or name in thresholds:
+                raise self.fail(f"metric {name!r} has the name of a column or threshold", line)
+            try:
+                expr = parse(text, names, thresholds, want=None)
+                from .expr import type_of
+
+                kind = type_of(expr, names)
+            except ExprError as exc:
+                raise self.fail(f"metric {name!r}: {exc}", line) from None
+            names[name] = kind
+            out.append(Metric(name, expr, kind, text, line))
+        return out
+
+    def read_classes(self, setting: str, names: dict[str, Type], thresholds: dict,
+                     codes_are_names: bool = False) -> list[Category]:
+        items, node = self.literal(setting, [])
+        if not isinstance(items, list | tuple):
+            raise self.fail(f"{setting} must be a list of dicts", _line(node))
+        elements = node.elts if isinstance(node, ast.List | ast.Tuple) else []
+        out: list[Category] = []
+        seen: dict[str, int | None] = {}
+        for index, item in enumerate(items):
+            line = elements[index].lineno if index < len(elements) else _line(node)
+            if not isinstance(item, dict):
+                raise self.fail(f"{setting}[{index}] must be a dict with code, title, when", line)
+            code = item.get("code")
+            unknown = set(item) - {"code", "title", "when", "strategy", "colour", "color"}
+            if unknown:
+                raise self.fail(f"unknown key {sorted(unknown)[0]!r} (use code, title, when, "
+                                "strategy, colour)", line, code if isinstance(code, str) else None)
+            pattern = _NAME if codes_are_names else _CODE
+            if not isinstance(code, str) or not pattern.match(code) or code in RESERVED_CODES:
+                raise self.fail(f"{setting}[{index}]: code {code!r} must be a short name of "
+                                "letters and digits (e.g. 'A', 'AA', 'E')", line)
+            if code in seen:
+                raise self.fail(f"duplicate code {code!r} (first declared on line {seen[code]})",
+                                line, code)
+            seen[code] = line
+            when = item.get("when")
+            if when is None:
+                raise self.fail("missing 'when' (the condition; use 'true' for a catch-all)",
+                                line, code)
+            when_line = _value_line(elements[index], "when") if index < len(elements) else line
+            try:
+                expr = parse(when, names, thresholds)
+            except ExprError as exc:
+                raise self.fail(f"condition {when!r}: {exc}", when_line, code) from None
+            colour = item.get("colour", item.get("color", ""))
+            if colour and (not isinstance(colour, str) or not _COLOUR.match(colour)):
+                raise self.fail(f"colour {colour!r} must be like '#C6EFCE'", line, code)
+            title = item.get("title", code)
+            strategy = item.get("strategy", "")
+            if not isinstance(title, str) or not isinstance(strategy, str):
+                raise self.fail("title and strategy must be text", line, code)
+            out.append(Category(code, title, expr, when, strategy, colour.upper(), when_line))
+        return out
+
+
+def _line(node: ast.AST | None) -> int | None:
+    return getattr(node, "lineno", None)
+
+
+def _key_lines(node: ast.expr | None) -> dict[str, int]:
+    if not isinstance(node, ast.Dict):
+        return {}
+    return {k.value: v.lineno for k, v in zip(node.keys, node.values, strict=True)
+            if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+
+
+def _value_line(node: ast.expr, key: str) -> int | None:
+    return _key_lines(node).get(key, getattr(node, "lineno", None))
+
+
+def rule_columns(rules: RuleSet) -> set[str]:
+    """Every column a rule, stage or metric reads (for checks of the field mapping)."""
+    used: set[str] = set()
+    for item in (*rules.metrics, *rules.stages, *rules.categories):
+        used |= columns_used(item.node)
+    return used

@@ -1,0 +1,83 @@
+"""The sheet interface: read every tab we need at once, write one batch of changes.
+
+A backend (``workbook.py`` for a local .xlsx, ``google.py`` for a Google Sheet) answers two
+calls. :meth:`SheetBackend.read` returns the values of the named tabs as grids (row 0 is the
+header row; ``None`` for a missing tab). :meth:`SheetBackend.write` applies a
+:class:`WriteBatch`: header cells to add, changed cells, rows to append, and the layout
+(formats, colours, dropdowns) when a tab is new or the rules changed. Before writing, the
+backend checks the ``guard``: the id expected in each row it updates; if the sheet changed
+under us it raises :class:`~sheets_sync.errors.ConcurrentEditError` and writes nothing, and
+the sync pass re-reads and re-plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Grid = list[list[Any]]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of our layout: who owns it and how its values look."""
+
+    name: str
+    header: str
+    role: str  # "crm" | "computed" | "owner"
+    kind: str = "text"  # text | money | number | count | date | percent | bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Layout:
+    columns: Sequence[ColumnSpec]
+    colours: Mapping[str, str]  # category code -> "#RRGGBB"
+    coloured: Sequence[str] = ("category", "rule_category")
+    dropdown: Mapping[str, Sequence[str]] = field(default_factory=dict)  # column -> codes
+    legend: Sequence[Sequence[str]] = ()  # rows of the Legend tab (header first)
+
+
+@dataclass
+class TabWrite:
+    """Changes to one tab. Rows and columns are 0-based positions in the grid as read
+    (row 0 is the header); ``appends`` go after the last row."""
+
+    tab: str
+    header: list[str]
+    created: bool = False
+    new_columns: list[int] = field(default_factory=list)
+    updates: list[tuple[int, int, Any]] = field(default_factory=list)
+    appends: list[list[Any]] = field(default_factory=list)
+    guard_col: int | None = None
+    guard: dict[int, str] = field(default_factory=dict)
+    kinds: dict[int, str] = field(default_factory=dict)  # column -> value kind for formats
+    layout: Layout | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.created or self.new_columns or self.updates or self.appends
+                    or self.layout)
+
+    @property
+    def cells(self) -> int:
+        return len(self.updates) + sum(len(r) for r in self.appends) + len(self.new_columns)
+
+
+@dataclass
+class WriteBatch:
+    tabs: list[TabWrite] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return all(t.empty for t in self.tabs)
+
+
+class SheetBackend(Protocol):
+    #: where the sheet is, for messages (a path or a spreadsheet title; never a secret)
+    where: str
+
+    def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]: ...
+
+    def write(self, batch: WriteBatch) -> None: ...

@@ -1,0 +1,217 @@
+"""The embedded default sheet: a local ``.xlsx`` workbook, edited in place with openpyxl.
+
+Only the cells in the batch are touched; everything else the owner did stays as openpyxl
+reads it: other tabs, own columns and formulas, styles, widths, filters, conditional formats,
+data validation, defined names, charts and images (re-written by openpyxl: data and type are
+kept, some styling of charts made in Excel may be simplified). Not kept: pivot tables,
+slicers, macros, form controls. The file is written to a temporary file and moved into place,
+so a crash never leaves half a workbook; a workbook changed on disk since we read it (the owner
+saved it in Excel meanwhile) is not overwritten: the sync re-reads and re-plans.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from openpyxl.comments import Comment
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from ..errors import ConcurrentEditError, SheetError
+from .base import Grid, Layout, TabWrite, WriteBatch
+
+NUMBER_FORMATS = {
+    "money": "#,##0.00",
+    "number": "0.##",
+    "count": "0",
+    "percent": "0.0",
+    "date": "DD.MM.YYYY",
+    "datetime": "DD.MM.YYYY HH:MM",
+}
+HEADER_FILL = PatternFill("solid", start_color="FFD9E1F2", end_color="FFD9E1F2")
+
+
+class WorkbookSheet:
+    """A :class:`~sheets_sync.sheets.base.SheetBackend` over a local .xlsx file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.where = str(self.path)
+        self._book: openpyxl.Workbook | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _load(self) -> openpyxl.Workbook:
+        self._stamp = self._stat()
+        if self._stamp is None:
+            book = openpyxl.Workbook()
+            book.remove(book.active)
+            return book
+        try:
+            return openpyxl.load_workbook(self.path, rich_text=False)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise SheetError(f"Workbook {self.path} cannot be opened as .xlsx ({exc}). Restore "
+                             "it from a backup, or move it away and a new one is created.") from exc
+
+    def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]:
+        self._book = self._load()
+        out: dict[str, Grid | None] = {}
+        for tab in tabs:
+            if tab not in self._book.sheetnames:
+                out[tab] = None
+                continue
+            ws = self._book[tab]
+            out[tab] = [list(row) for row in ws.iter_rows(values_only=True)]
+        return out
+
+    def write(self, batch: WriteBatch) -> None:
+        if batch.empty:
+            return
+        if self._book is None:
+            self.read([t.tab for t in batch.tabs])
+        book = self._book
+        assert book is not None
+        if self._stat() != self._stamp:
+            self._book = None
+            raise ConcurrentEditError(f"Workbook {self.path} changed on disk while we worked.")
+        for tw in batch.tabs:
+            if tw.tab in book.sheetnames:
+                ws = book[tw.tab]
+            else:
+                ws = book.create_sheet(tw.tab)
+            self._check_guard(ws, tw)
+            self._apply(ws, tw)
+        self._save(book)
+        self._book = None
+
+    def _check_guard(self, ws: Any, tw: TabWrite) -> None:
+        if tw.guard_col is None:
+            return
+        for row, expected in tw.guard.items():
+            actual = ws.cell(row=row + 1, column=tw.guard_col + 1).value
+            if _id_text(actual) != expected:
+                raise ConcurrentEditError(
+                    f"{self.path} tab {tw.tab!r} row {row + 1}: expected client {expected}, "
+                    f"found {actual!r}")
+
+    def _apply(self, ws: Any, tw: TabWrite) -> None:
+        if tw.created:
+            for col, header in enumerate(tw.header, start=1):
+                cell = ws.cell(row=1, column=col, value=header)
+                cell.font = Font(bold=True)
+                cell.fill = HEADER_FILL
+        for col in tw.new_columns:
+            cell = ws.cell(row=1, column=col + 1, value=tw.header[col])
+            cell.font = Font(bold=True)
+            cell.fill = HEADER_FILL
+        for row, col, value in tw.updates:
+            _set(ws.cell(row=row + 1, column=col + 1), value, tw.kinds.get(col))
+        start = max(ws.max_row, 1) + 1
+        if ws.max_row == 1 and all(c.value is None for c in ws[1]) and not tw.header:
+            start = 1
+        for offset, values in enumerate(tw.appends):
+            for col, value in enumerate(values):
+                if value is None or value == "":
+                    continue
+                _set(ws.cell(row=start + offset, column=col + 1), value, tw.kinds.get(col))
+        if tw.layout is not None:
+            _layout(ws, tw, tw.layout)
+
+    def _save(self, book: openpyxl.Workbook) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".~" + self.path.stem, suffix=".xlsx",
+                                   dir=self.path.parent)
+        os.close(fd)
+        try:
+            book.save(tmp)
+            if self._stat() != self._stamp:
+                raise ConcurrentEditError(f"Workbook {self.path} changed on disk while we worked.")
+            os.replace(tmp, self.path)
+        except PermissionError as exc:
+            raise SheetError(f"Workbook {self.path} cannot be written ({exc.strerror}); close "
+                             "it in Excel and run the sync again.") from exc
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _set(cell: Any, value: Any, kind: str | None) -> None:
+    if isinstance(value, str):
+        cell.value = value
+        cell.data_type = "s"  # text from the CRM stays text, even "=HYPERLINK(...)"
+        return
+    cell.value = value
+    if isinstance(value, datetime):
+        cell.number_format = NUMBER_FORMATS["datetime"]
+    elif isinstance(value, date):
+        cell.number_format = NUMBER_FORMATS["date"]
+    elif kind in NUMBER_FORMATS and isinstance(value, int | float):
+        cell.number_format = NUMBER_FORMATS[kind]
+
+
+def _id_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def _layout(ws: Any, tw: TabWrite, layout: Layout) -> None:
+    """Freeze the header, filter, widths, notes, colours and the dropdown (idempotent)."""
+    ws.freeze_panes = "A2"
+    last_col = get_column_letter(max(len(tw.header), 1))
+    last_row = max(ws.max_row, 2)
+    ws.auto_filter.ref = f"A1:{last_col}{last_row}"
+    by_header = {h: i for i, h in enumerate(tw.header)}
+    for spec in layout.columns:
+        col = by_header.get(spec.header)
+        if col is None:
+            continue
+        letter = get_column_letter(col + 1)
+        if tw.created or col in tw.new_columns:
+            ws.column_dimensions[letter].width = {"reason": 60, "problems": 40, "name": 32,
+                                                  "notes": 30}.get(spec.name, 14)
+            if spec.note:
+                ws.cell(row=1, column=col + 1).comment = Comment(spec.note, "sheets-sync")
+        rng = f"{letter}2:{letter}1048576"
+        if spec.name in layout.coloured:
+            _replace_rules(ws, rng)
+            for code, colour in layout.colours.items():
+                fill = PatternFill("solid", start_color="FF" + colour[1:], end_color="FF" + colour[1:])
+                ws.conditional_formatting.add(rng, CellIsRule(operator="equal",
+                                                              formula=[f'"{code}"'], fill=fill))
+        if spec.name in layout.dropdown:
+            _replace_validation(ws, rng)
+            codes = ",".join(layout.dropdown[spec.name])
+            dv = DataValidation(type="list", formula1=f'"{codes}"', allow_blank=True,
+                                showErrorMessage=True, errorTitle="Unknown category",
+                                error=f"Use one of: {codes}", promptTitle="Manual category",
+                                prompt="Leave empty to let the rules decide.")
+            dv.add(rng)
+            ws.add_data_validation(dv)
+
+
+def _replace_rules(ws: Any, rng: str) -> None:
+    cf = ws.conditional_formatting
+    for existing in list(cf):
+        if str(existing.sqref) == rng:
+            existing.rules = [r for r in existing.rules if r.type != "cellIs"]
+
+
+def _replace_validation(ws: Any, rng: str) -> None:
+    keep = [dv for dv in ws.data_validations.dataValidation if str(dv.sqref) != rng]
+    ws.data_validations.dataValidation = keep

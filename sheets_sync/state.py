@@ -1,0 +1,166 @@
+"""The state store: a SQLite file beside the config.
+
+It keeps what the sheet and the CRM cannot tell us on their own:
+
+* ``snapshot``: the CRM values last written into the sheet, per client and column, so an
+  owner's edit of a CRM column in the sheet is noticed (reported and kept in history) rather
+  than silently overwritten;
+* ``history``: every category change (client, from, to, reason, rule or manual, when), and
+  whether it has been copied into the sheet's History tab yet;
+* ``ledger``: categories the CRM rejected, retried at every run until they go through;
+* ``runs``: one summary per sync.
+
+Each step's state is saved in its own transaction, only when the step succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS snapshot (
+    client_id TEXT NOT NULL, col TEXT NOT NULL, value TEXT, PRIMARY KEY (client_id, col));
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL, name TEXT,
+    from_cat TEXT, to_cat TEXT, reason TEXT, source TEXT, changed_at TEXT NOT NULL,
+    in_sheet INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS history_client ON history (client_id, seq);
+CREATE TABLE IF NOT EXISTS ledger (
+    client_id TEXT PRIMARY KEY, category TEXT, message TEXT, first_seen TEXT, last_tried TEXT,
+    attempts INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS edits (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT, col TEXT, sheet_value TEXT,
+    crm_value TEXT, at TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT, finished_at TEXT, summary TEXT);
+"""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One category change, as recorded in history."""
+
+    client_id: str
+    name: str
+    from_cat: str
+    to_cat: str
+    reason: str
+    source: str  # "rule" | "manual"
+    changed_at: str  # ISO timestamp
+
+
+class StateStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"State file {self.path} is not usable ({exc}). Move it away; "
+                              "a new one is created (history starts again).") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- categories and history
+    def last_categories(self) -> dict[str, tuple[str, str]]:
+        """client id -> (current category, when it was set)."""
+        rows = self.db.execute(
+            "SELECT client_id, to_cat, changed_at FROM history WHERE seq IN "
+            "(SELECT MAX(seq) FROM history GROUP BY client_id)")
+        return {cid: (to or "", at) for cid, to, at in rows}
+
+    def record(self, changes: Iterable[Change]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO history (client_id, name, from_cat, to_cat, reason, source, "
+                "changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(c.client_id, c.name, c.from_cat, c.to_cat, c.reason, c.source, c.changed_at)
+                 for c in changes])
+
+    def history(self, since: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT seq, client_id, name, from_cat, to_cat, reason, source, changed_at "
+               "FROM history")
+        args: tuple[Any, ...] = ()
+        if since:
+            sql += " WHERE changed_at >= ?"
+            args = (since,)
+        cur = self.db.execute(sql + " ORDER BY seq", args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def not_in_sheet(self) -> list[dict[str, Any]]:
+        cur = self.db.execute(
+            "SELECT seq, client_id, name, from_cat, to_cat, reason, source, changed_at "
+            "FROM history WHERE in_sheet = 0 ORDER BY seq")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def mark_in_sheet(self, seqs: Iterable[int]) -> None:
+        with self.db:
+            self.db.executemany("UPDATE history SET in_sheet = 1 WHERE seq = ?",
+                                [(s,) for s in seqs])
+
+    def record_edits(self, edits: Iterable[Mapping[str, str]], at: str) -> None:
+        """Owner edits of CRM columns in the sheet that the CRM's value replaced."""
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO edits (client_id, col, sheet_value, crm_value, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(e["id"], e["column"], e["sheet"], e["crm"], at) for e in edits])
+
+    # -- snapshot of CRM values written to the sheet
+    def snapshot(self) -> dict[tuple[str, str], str]:
+        return {(cid, col): value for cid, col, value in
+                self.db.execute("SELECT client_id, col, value FROM snapshot")}
+
+    def save_snapshot(self, values: Mapping[tuple[str, str], str]) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM snapshot")
+            self.db.executemany("INSERT INTO snapshot VALUES (?, ?, ?)",
+                                [(cid, col, v) for (cid, col), v in values.items()])
+
+    # -- ledger of CRM rejections
+    def ledger(self) -> dict[str, dict[str, Any]]:
+        cur = self.db.execute("SELECT client_id, category, message, first_seen, last_tried, "
+                              "attempts FROM ledger ORDER BY client_id")
+        names = [d[0] for d in cur.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cur}
+
+    def update_ledger(self, rejected: Mapping[str, tuple[str, str]], written: Iterable[str],
+                      now: str) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM ledger WHERE client_id = ?", [(w,) for w in written])
+            for cid, (category, message) in rejected.items():
+                self.db.execute(
+                    "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (client_id) DO "
+                    "UPDATE SET category = excluded.category, message = excluded.message, "
+                    "last_tried = excluded.last_tried, attempts = attempts + 1",
+                    (cid, category, message, now, now))
+
+    # -- meta and runs
+    def get(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                            "value = excluded.value", (key, value))
+
+    def record_run(self, started: datetime, finished: datetime, summary: Mapping[str, Any]) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO runs (started_at, finished_at, summary) VALUES (?, ?, ?)",
+                            (started.isoformat(timespec="seconds"),
+                             finished.isoformat(timespec="seconds"),
+                             json.dumps(summary, ensure_ascii=False, default=str)))

@@ -1,0 +1,444 @@
+"""One pass of the main job, as explicit steps; nothing here knows a vendor's name.
+
+    read CRM ─▶ read sheet ─▶ merge owner columns ─▶ categorize ─▶ plan
+        ─▶ record history (state) ─▶ write sheet (one batch) ─▶ write CRM (changed only)
+
+The plan is always computed from the sources of truth (the CRM, the sheet, the state store),
+never replayed from a log, so a run that died anywhere is finished by the next one. A step's
+state is saved only when the step succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from .categorize import UNQUALIFIED, categorize
+from .config import Config
+from .crm import CrmAdapter, open_crm
+from .errors import ConcurrentEditError, CrmError, ExitCode
+from .layout import (
+    HISTORY_HEADER,
+    ClientsGrid,
+    build_layout,
+    clients_columns,
+    id_text,
+    read_clients,
+    same,
+    snapshot_text,
+)
+from .rules import RuleSet, load_rules
+from .sheets import SheetBackend, open_sheet
+from .sheets.base import ColumnSpec, TabWrite, WriteBatch
+from .state import Change, StateStore
+from .table import COLUMNS, ClientTable, Kind, Problem, build_table, resolve_mapping
+
+Clock = Callable[[], datetime]
+CONCURRENT_RETRIES = 3
+
+
+@dataclass
+class Summary:
+    """What a sync did (or, dry, would do): printed for people, ``--json`` for machines."""
+
+    clients: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+    rows_added: int = 0
+    cells_updated: int = 0
+    rows_gone: int = 0
+    crm_written: int = 0
+    crm_rejected: list[dict[str, str]] = field(default_factory=list)
+    changes: list[dict[str, str]] = field(default_factory=list)
+    unqualified: list[dict[str, str]] = field(default_factory=list)
+    sheet_problems: list[str] = field(default_factory=list)
+    overwritten_edits: list[dict[str, str]] = field(default_factory=list)
+    dry_run: bool = False
+    sheet: str = ""
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.rows_added or self.cells_updated or self.crm_written
+                    or self.crm_rejected or self.changes)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.PARTIAL if (self.unqualified or self.crm_rejected) else ExitCode.OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clients": self.clients, "categories": self.categories, "dry_run": self.dry_run,
+            "sheet": {"where": self.sheet, "rows_added": self.rows_added,
+                      "cells_updated": self.cells_updated, "rows_gone": self.rows_gone},
+            "crm": {"written": self.crm_written, "rejected": self.crm_rejected},
+            "changes": self.changes, "unqualified": self.unqualified,
+            "sheet_problems": self.sheet_problems, "overwritten_edits": self.overwritten_edits,
+            "nothing_to_do": self.nothing_to_do, "exit_code": int(self.exit_code),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, indent=2, default=str)
+
+    def to_text(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.categories.items())
+        if self.nothing_to_do and not self.dry_run:
+            extra = f"; {len(self.unqualified)} unqualified" if self.unqualified else ""
+            return f"No changes: {self.clients} clients, sheet and CRM up to date{extra}."
+        verb = "Would" if self.dry_run else "Did"
+        lines = [f"{self.clients} clients: {counts}.",
+                 f"{verb}: sheet +{self.rows_added} rows, {self.cells_updated} cells updated"
+                 f"{f', {self.rows_gone} marked gone from the CRM' if self.rows_gone else ''}; "
+                 f"CRM {self.crm_written} categories written; {len(self.changes)} category "
+                 "changes in history."]
+        lines += [f"  e.g. {e}" for e in self.examples[:5]]
+        if self.crm_rejected:
+            lines.append(f"CRM rejected {len(self.crm_rejected)} (retried at the next sync):")
+            lines += [f"  client {r['id']} -> {r['category']}: {r['message']}"
+                      for r in self.crm_rejected[:10]]
+        if self.overwritten_edits:
+            lines.append(f"{len(self.overwritten_edits)} edits of CRM columns in the sheet were "
+                         "replaced by the CRM's value (kept in History; edit them in the CRM):")
+            lines += [f"  client {e['id']} {e['column']}: {e['sheet']!r} -> {e['crm']!r}"
+                      for e in self.overwritten_edits[:10]]
+        if self.unqualified:
+            lines.append(f"{len(self.unqualified)} unqualified (fix the data in the CRM):")
+            lines += [f"  client {u['id']} {u['name']}: {u['problems']}"
+                      for u in self.unqualified[:10]]
+            if len(self.unqualified) > 10:
+                lines.append(f"  ... and {len(self.unqualified) - 10} more (see --json)")
+        if self.sheet_problems:
+            lines.append(f"{len(self.sheet_problems)} problems in the sheet:")
+            lines += [f"  {p}" for p in self.sheet_problems[:10]]
+        return "\n".join(lines)
+
+
+@dataclass
+class Context:
+    config: Config
+    rules: RuleSet
+    crm: CrmAdapter
+    sheet: SheetBackend
+    state: StateStore
+    now: datetime
+
+
+def open_context(config: Config, clock: Clock | None = None) -> Context:
+    """Load the rules first (a broken rules file fails before any data is touched)."""
+    rules = load_rules(config.rules_path)
+    now = (clock or _now)()
+    return Context(config, rules, open_crm(config.crm), open_sheet(config.sheet),
+                   StateStore(config.state_path), now)
+
+
+def _now() -> datetime:
+    import os
+
+    fixed = os.environ.get("SHEETS_SYNC_NOW")
+    if fixed:
+        return datetime.fromisoformat(fixed)
+    return datetime.now().replace(microsecond=0)
+
+
+def read_crm(ctx: Context) -> tuple[ClientTable, pd.DataFrame]:
+    raw = ctx.crm.fetch()
+    mapping = dict(ctx.config.fields)
+    table = build_table(raw, mapping, ctx.config.parsing, extra=ctx.rules.columns)
+    return table, raw
+
+
+def run_sync(ctx: Context, *, dry_run: bool = False) -> Summary:
+    """One pass; see the module docstring."""
+    table, raw = read_crm(ctx)
+    for attempt in range(CONCURRENT_RETRIES):
+        try:
+            return _pass(ctx, table, raw, dry_run)
+        except ConcurrentEditError:
+            if attempt == CONCURRENT_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) -> Summary:
+    cfg = ctx.config.sheet
+    mapped = resolve_mapping(raw.columns, ctx.config.fields)
+    crm_columns = [c for c in list(COLUMNS) + list(ctx.rules.columns)
+                   if c in mapped and c not in ("manual_category", "notes")]
+    columns = clients_columns(crm_columns, cfg.headers, ctx.rules.columns)
+    grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend"])
+    sheet = read_clients(grids[cfg.clients_tab], columns)
+    frame = table.frame.copy()
+    ids = frame["id"].fillna("").astype(str)
+    for column in ("manual_category", "notes"):
+        from_sheet = ids.map(lambda i, c=column: _owner_value(sheet, i, c))
+        keep_crm = ids.map(lambda i: i not in sheet.rows)
+        frame[column] = from_sheet.where(~keep_crm, frame[column]).astype("string")
+    merged = ClientTable(frame, table.problems, table.source_columns)
+    outcome = categorize(merged, ctx.rules, ctx.now.date()).frame
+    summary = Summary(clients=len(outcome), dry_run=dry_run, sheet=ctx.sheet.where)
+    summary.categories = _counts(outcome, ctx.rules)
+    summary.sheet_problems = [str(p) for p in sheet.problems]
+    dupes = ids[ids.duplicated(keep="first") | ids.eq("")]
+    for label in dupes.index:
+        summary.sheet_problems.append(f"CRM client {ids[label]!r} ({outcome.at[label, 'name']}):"
+                                      " blank or duplicate id in the CRM; skipped")
+    outcome = outcome.loc[~ids.duplicated(keep="first") & ids.ne("")]
+
+    changes = _category_changes(ctx, outcome)
+    summary.changes = [{"id": c.client_id, "name": c.name, "from": c.from_cat, "to": c.to_cat,
+                        "source": c.source, "reason": c.reason} for c in changes]
+    last = ctx.state.last_categories()
+    changed_at = {c.client_id: c.changed_at for c in changes}
+    for cid, (_, at) in last.items():
+        changed_at.setdefault(cid, at)
+    snapshot = ctx.state.snapshot()
+    batch, new_snapshot, edits = _plan_clients(ctx, columns, sheet, outcome, changed_at,
+                                               snapshot, summary, table.problems)
+    summary.unqualified = [
+        {"id": str(r.id), "name": "" if pd.isna(r.name) else str(r.name),
+         "problems": str(r.problems)}
+        for r in outcome.loc[outcome["category"] == UNQUALIFIED, ["id", "name", "problems"]]
+        .itertuples()]
+    summary.overwritten_edits = edits
+    crm_changes = _crm_changes(ctx, outcome, raw)
+    summary.crm_written = len(crm_changes)
+    summary.examples += [f"client {cid}: category -> {code} in the CRM"
+                         for cid, code in list(crm_changes.items())[:2]]
+    if dry_run:
+        return summary
+
+    # record history first: the sheet and the CRM catch up from it if a later step fails
+    now_text = ctx.now.isoformat(timespec="seconds")
+    ctx.state.record(changes)
+    ctx.state.record_edits(edits, now_text)
+    pending = ctx.state.not_in_sheet()
+    history_rows = _history_tab(grids[cfg.history_tab], pending, cfg.history_tab)
+    if history_rows is not None:
+        batch.tabs.append(history_rows)
+    legend = _legend_tab(grids.get("Legend"), batch, ctx)
+    if legend is not None:
+        batch.tabs.append(legend)
+    ctx.sheet.write(batch)
+    ctx.state.mark_in_sheet(row["seq"] for row in pending)
+    ctx.state.save_snapshot(new_snapshot)
+    ctx.state.put("layout", _layout_signature(ctx.rules))
+
+    if crm_changes:
+        result = ctx.crm.write_categories(crm_changes)
+        summary.crm_written = len(result.written)
+        summary.crm_rejected = [{"id": cid, "category": crm_changes.get(cid, ""),
+                                 "message": msg} for cid, msg in result.rejected.items()]
+        ctx.state.update_ledger({cid: (crm_changes.get(cid, ""), msg)
+                                 for cid, msg in result.rejected.items()},
+                                result.written, now_text)
+    ctx.state.record_run(ctx.now, _now(), summary.as_dict())
+    return summary
+
+
+def _owner_value(sheet: ClientsGrid, client_id: str, column: str) -> Any:
+    value = sheet.value(client_id, column)
+    if value is None:
+        return None
+    text = id_text(value)
+    return text or None
+
+
+def _counts(outcome: pd.DataFrame, rules: RuleSet) -> dict[str, int]:
+    counts = outcome["category"].value_counts()
+    order = rules.codes + [UNQUALIFIED]
+    return {code: int(counts.get(code, 0)) for code in order if counts.get(code, 0)}
+
+
+def _category_changes(ctx: Context, outcome: pd.DataFrame) -> list[Change]:
+    last = ctx.state.last_categories()
+    now = ctx.now.isoformat(timespec="seconds")
+    changes = []
+    for row in outcome[["id", "name", "category", "reason", "manual_category"]].itertuples():
+        cid = str(row.id)
+        previous = last.get(cid, ("", ""))[0]
+        if previous != row.category:
+            manual = isinstance(row.manual_category, str) and row.category != UNQUALIFIED and \
+                row.manual_category.strip().upper() == str(row.category).upper()
+            changes.append(Change(cid, "" if pd.isna(row.name) else str(row.name), previous,
+                                  str(row.category), str(row.reason),
+                                  "manual" if manual else "rule", now))
+    return changes
+
+
+def _desired(row: pd.Series, spec: ColumnSpec, raw_values: dict[str, Any],
+             changed_at: str | None) -> Any:
+    name = spec.name
+    if name == "changed_at":
+        return date.fromisoformat(changed_at[:10]) if changed_at else None
+    if name == "crm_status":
+        return None
+    if spec.role == "crm":
+        if name in raw_values:  # a value that could not be parsed is shown as written
+            return raw_values[name]
+        value = row.get(name)
+    else:
+        value = row.get(name)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, float):
+        if value != value:
+            return None
+        if spec.kind in ("money", "percent"):
+            value = round(value, 2)
+        return int(value) if value.is_integer() and spec.kind == "count" else value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) and spec.kind == "bool":
+        return value
+    return value if not isinstance(value, str) or value else None
+
+
+def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
+                  outcome: pd.DataFrame, changed_at: dict[str, str],
+                  snapshot: dict[tuple[str, str], str], summary: Summary,
+                  problems: dict[Any, list[Problem]]
+                  ) -> tuple[WriteBatch, dict[tuple[str, str], str], list[dict[str, str]]]:
+    cfg = ctx.config.sheet
+    created = not sheet.header
+    header = list(sheet.header)
+    positions = dict(sheet.positions)
+    new_columns = []
+    for spec in columns:  # a missing column of ours is recreated at the end, never in between
+        if spec.name not in positions:
+            positions[spec.name] = len(header)
+            new_columns.append(len(header))
+            header.append(spec.header)
+    tw = TabWrite(cfg.clients_tab, header, created=created,
+                  new_columns=[] if created else new_columns,
+                  guard_col=positions["id"])
+    tw.kinds = {positions[s.name]: s.kind for s in columns}
+    if created or new_columns or ctx.state.get("layout") != _layout_signature(ctx.rules):
+        tw.layout = build_layout(columns, ctx.rules)
+    new_snapshot: dict[tuple[str, str], str] = {}
+    edits: list[dict[str, str]] = []
+    records = outcome.to_dict("index")
+    for label, row in records.items():
+        cid = str(row["id"])
+        raw_values = {p.column: p.value for p in problems.get(label, ())
+                      if p.value is not None}
+        when = changed_at.get(cid)
+        r = sheet.rows.get(cid)
+        if r is None:
+            line: list[Any] = [None] * len(header)
+            for spec in columns:
+                if spec.role == "owner":
+                    value = row.get(spec.name)
+                    line[positions[spec.name]] = None if value is None or value is pd.NA else value
+                else:
+                    value = _desired(row, spec, raw_values, when)
+                    line[positions[spec.name]] = value
+                    if spec.role == "crm":
+                        new_snapshot[(cid, spec.name)] = snapshot_text(value)
+            tw.appends.append(line)
+            if len(summary.examples) < 3:
+                summary.examples.append(f"new row for client {cid} ({row.get('name')}): "
+                                        f"{row['category']}")
+            continue
+        guarded = False
+        for spec in columns:
+            if spec.role == "owner":
+                continue
+            col = positions[spec.name]
+            want = _desired(row, spec, raw_values, when)
+            have = sheet.value(cid, spec.name) if spec.name in sheet.positions else None
+            if spec.role == "crm":
+                new_snapshot[(cid, spec.name)] = snapshot_text(want)
+                before = snapshot.get((cid, spec.name))
+                if before is not None and snapshot_text(have) != before and not same(have, want):
+                    edits.append({"id": cid, "column": spec.header, "sheet": snapshot_text(have),
+                                  "crm": snapshot_text(want)})
+            if not same(have, want):
+                tw.updates.append((r, col, want))
+                guarded = True
+                if len(summary.examples) < 5 and spec.name == "category":
+                    summary.examples.append(f"client {cid}: {have or '(none)'} -> {want}")
+        if guarded:
+            tw.guard[r] = cid
+    present = set(outcome["id"].astype(str))
+    today = ctx.now.date().isoformat()
+    status_col = positions["crm_status"]
+    for cid, r in sheet.rows.items():
+        if cid in present:
+            continue
+        have = sheet.value(cid, "crm_status")
+        if not (isinstance(have, str) and have.startswith("not in the CRM")):
+            tw.updates.append((r, status_col, f"not in the CRM since {today}"))
+            tw.guard[r] = cid
+            summary.rows_gone += 1
+    summary.rows_added = len(tw.appends)
+    summary.cells_updated = len(tw.updates)
+    return WriteBatch([tw]), new_snapshot, edits
+
+
+def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str) -> TabWrite | None:
+    if not pending and grid:
+        return None
+    created = not grid
+    tw = TabWrite(tab, list(HISTORY_HEADER), created=created)
+    tw.kinds = {0: "datetime"}
+    for row in pending:
+        tw.appends.append([datetime.fromisoformat(row["changed_at"]), row["client_id"],
+                           row["name"], row["from_cat"], row["to_cat"], row["source"],
+                           row["reason"]])
+    return tw
+
+
+def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context) -> TabWrite | None:
+    layout = batch.tabs[0].layout
+    if layout is None and grid:
+        return None
+    from .layout import build_layout as _bl
+
+    layout = layout or _bl([], ctx.rules)
+    rows = [list(r) for r in layout.legend]
+    tw = TabWrite("Legend", list(rows[0]), created=not grid)
+    existing = len(grid) if grid else 1
+    for r, line in enumerate(rows[1:], start=1):
+        for c in range(len(rows[0])):
+            value = line[c] if c < len(line) else None
+            if r < existing:
+                tw.updates.append((r, c, value))
+            else:
+                break
+        if r >= existing:
+            tw.appends.append(line)
+    for r in range(len(rows), existing):
+        for c in range(len(rows[0])):
+            tw.updates.append((r, c, None))
+    return tw
+
+
+def _crm_changes(ctx: Context, outcome: pd.DataFrame, raw: pd.DataFrame) -> dict[str, str]:
+    field_name = ctx.config.crm.category_field
+    if field_name not in raw.columns:
+        raise CrmError(f"The CRM has no category field {field_name!r}. Run `sheets-sync crm "
+                       "setup` to create it, or set [crm] category_field in the config.")
+    current = dict(zip(raw[ctx.config.crm.id_field].astype(str),
+                       raw[field_name].map(lambda v: "" if v is None or v != v else str(v)),
+                       strict=False))
+    codes = set(ctx.rules.codes)
+    out: dict[str, str] = {}
+    for cid, category in zip(outcome["id"].astype(str), outcome["category"].astype(str),
+                             strict=True):
+        if category in codes and current.get(cid, "") != category:
+            out[cid] = category
+    return out
+
+
+def _layout_signature(rules: RuleSet) -> str:
+    return json.dumps([[c.code, c.title, c.colour, c.text, c.strategy] for c in rules.categories]
+                      + [[s.code, s.text] for s in rules.stages], ensure_ascii=False)
+
+
+__all__ = ["Context", "Kind", "Summary", "open_context", "run_sync"]
