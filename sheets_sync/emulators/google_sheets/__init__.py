@@ -1,0 +1,25 @@
+"""A stateful Google Sheets API v4 + Drive v3 + OAuth2 emulator on 127.0.0.1 (standard library only).
+
+See README.md in this directory. Typical use in tests::
+
+    from sheets_sync.emulators.google_sheets import EmulatorServer, emulator_session
+    with EmulatorServer() as server:
+        ...
+"""
+
+from .client import check_loopback, emulator_http_client, emulator_session, mount_redirect
+from .errors import ApiError
+from .server import EmulatorServer
+from .state import EmulatorState, Fault, LoggedRequest
+
+__all__ = [
+    "ApiError",
+    "EmulatorServer",
+    "EmulatorState",
+    "Fault",
+    "LoggedRequest",
+    "check_loopback",
+    "emulator_http_client",
+    "emulator_session",
+    "mount_redirect",
+]

@@ -1,0 +1,45 @@
+"""``python -m sheets_sync.emulators.google_sheets [--port N] [--strict-auth]``.
+
+Prints the base URL on the first line of stdout, then serves until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .server import EmulatorServer
+from .state import EmulatorState
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sheets_sync.emulators.google_sheets",
+                                     description="Google Sheets v4 / Drive v3 emulator on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
+    parser.add_argument("--strict-auth", action="store_true",
+                        help="require tokens issued by the emulator's /token endpoint "
+                             "(default: accept any Bearer token)")
+    parser.add_argument("--spreadsheet", metavar="TITLE", action="append", default=[],
+                        help="create a spreadsheet with this title at start-up (repeatable); its id is printed")
+    args = parser.parse_args(argv)
+    state = EmulatorState(accept_any_token=not args.strict_auth)
+    server = EmulatorServer(state, port=args.port).start()
+    print(server.base_url, flush=True)
+    for title in args.spreadsheet:
+        ss = state.create_spreadsheet(title)
+        print(f"spreadsheet {ss.id} {title}", flush=True)
+    print(f"token endpoint: {server.token_uri}  (auth: {'strict' if args.strict_auth else 'any Bearer token'})",
+          file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
