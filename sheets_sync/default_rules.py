@@ -18,8 +18,9 @@ Derived metrics, computed before the rules:
     roi_pct           profit / costs * 100; blank when costs are blank or not above 0
                       (a client with zero costs has no ratio; the rules below then skip A)
     margin_pct        profit / revenue * 100; blank when revenue is blank or not above 0
-    profit_share_cum  Pareto: the share of total profit made by this client and every client
-                      who earns more (highest profit first); 0.8 means "within the top 80 %".
+    profit_share_cum  Pareto: the share of total profit made by the clients who earn more than
+                      this one (highest profit first; 0 for the top client). Below 0.8 means
+                      "among the clients who make the first 80 % of all profit".
                       Blank when the client's profit is not above 0.
     tenure_months     whole months since first_order
     recency_days      days since last_order
@@ -75,7 +76,7 @@ STAGES = [
 
 # Named conditions the categories share.
 METRICS = {
-    "vip": "roi_pct >= roi_a and profit_share_cum <= pareto_a",
+    "vip": "roi_pct >= roi_a and profit_share_cum < pareto_a",
     "loyal": "stage == 'adherent'",
     "unwanted": "profit < 0 or overdue_days >= overdue_e",
 }

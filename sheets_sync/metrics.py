@@ -34,10 +34,13 @@ def add_metrics(frame: pd.DataFrame, as_of: date, counted: pd.Series | None = No
 
 
 def profit_share_cum(profit: pd.Series, counted: pd.Series | None = None) -> pd.Series:
-    """Cumulative share of the total positive profit, clients by profit descending.
+    """Pareto position: the share of the total positive profit made by the clients ranked
+    above this one (clients by profit, highest first; the top client has 0).
 
-    Ties are broken by position, so the result is deterministic. Clients with no positive
-    profit (or not ``counted``) get a blank.
+    ``profit_share_cum < 0.8`` then selects the clients who together make the first 80 % of
+    profit, including the one who crosses the line, so a client who alone brings 93 % of the
+    profit is in, as ABC analysis wants. Ties are broken by position, so the result is
+    deterministic. Clients with no positive profit (or not ``counted``) get a blank.
     """
     values = profit.to_numpy(dtype="float64", na_value=np.nan)
     mask = np.nan_to_num(values, nan=0.0) > 0
@@ -48,7 +51,7 @@ def profit_share_cum(profit: pd.Series, counted: pd.Series | None = None) -> pd.
         positions = np.flatnonzero(mask)
         order = positions[np.argsort(-values[positions], kind="stable")]
         cumulative = np.cumsum(values[order])
-        result[order] = cumulative / cumulative[-1]
+        result[order] = (cumulative - values[order]) / cumulative[-1]
     return pd.Series(pd.array(result, dtype="Float64"), index=profit.index).where(mask)
 
 

@@ -187,18 +187,19 @@ def parse_date(raw: object, order: DateOrder | str = DateOrder.DMY) -> date | No
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return _serial(float(text), raw)
     order = DateOrder(order)
-    for pattern, kind in ((_ISO, "ymd"), (_DOTTED, "dmy"), (_SLASHED, order.value)):
+    for pattern, kind, slashed in ((_ISO, "ymd", False), (_DOTTED, "dmy", False),
+                                   (_SLASHED, order.value, True)):
         m = pattern.match(text)
         if m:
             a, b, c = (int(g) for g in m.groups()[:3])
             y, mo, d = {"ymd": (a, b, c), "dmy": (c, b, a), "mdy": (c, a, b)}[kind]
-            return _make_date(_full_year(y, m.group(3) if kind != "ymd" else m.group(1)),
-                              mo, d, raw, kind)
+            year = _full_year(y, m.group(3) if kind != "ymd" else m.group(1))
+            return _make_date(year, mo, d, raw, kind if slashed else "")
     m = _WORDS.match(text.lower())
     if m:
         month = _MONTHS.get(m.group(2)[:3])
         if month:
-            return _make_date(int(m.group(3)), month, int(m.group(1)), raw, "dmy")
+            return _make_date(int(m.group(3)), month, int(m.group(1)), raw, "")
     raise ParseError(f"{raw!r} is not a date")
 
 
@@ -211,7 +212,7 @@ def _make_date(y: int, m: int, d: int, raw: object, kind: str) -> date:
         return date(y, m, d)
     except ValueError:
         hint = ""
-        if kind in ("dmy", "mdy"):
+        if kind:  # a slashed date: the other order may be meant
             other = "mdy" if kind == "dmy" else "dmy"
             hint = f" in {kind.upper()} order (set [parsing] dates = \"{other}\" if it is {other.upper()})"
         raise ParseError(f"{raw!r} is not a valid date{hint}") from None

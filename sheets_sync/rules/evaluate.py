@@ -42,15 +42,14 @@ class Evaluator:
 
     def __init__(self, frame: pd.DataFrame, expand: dict[str, Node] | None = None) -> None:
         self.frame = frame
-        self.cache: dict[int, Value] = {}
+        self.cache: dict[Node, Value] = {}  # nodes are frozen: equal nodes, equal values
         #: boolean metrics shown by their definition in reasons ("vip" -> roi_pct 120 ≥ 50 ...)
         self.expand = expand or {}
 
     def __call__(self, node: Node) -> Value:
-        key = id(node)
-        if key not in self.cache:
-            self.cache[key] = self._eval(node)
-        return self.cache[key]
+        if node not in self.cache:
+            self.cache[node] = self._eval(node)
+        return self.cache[node]
 
     def truth(self, node: Node) -> np.ndarray:
         """Where ``node`` is true (unknown counts as false), as a numpy bool array."""

@@ -23,8 +23,8 @@ BUILTIN_METRICS: dict[str, str] = {
     "profit": "revenue − costs",
     "roi_pct": "profit ÷ costs × 100; blank when costs are blank or not above 0",
     "margin_pct": "profit ÷ revenue × 100; blank when revenue is blank or not above 0",
-    "profit_share_cum": "Pareto: share of total profit of this client and all who earn more "
-                        "(clients by profit, highest first); blank when profit ≤ 0",
+    "profit_share_cum": "Pareto: share of total profit made by the clients who earn more than "
+                        "this one (0 for the top client); blank when profit ≤ 0",
     "tenure_months": "whole months since first_order",
     "recency_days": "days since last_order",
 }
