@@ -112,16 +112,26 @@ def _get_path(obj: Any, path: list[str]) -> Any:
     return obj
 
 
+OMIT_WHEN_ZERO = {"frozenRowCount", "frozenColumnCount"}
+
+
+def _blank(key: str, value: Any) -> bool:
+    """Values Google drops from stored properties (proto3 defaults it does not echo)."""
+    if value is None or value is False or value == {}:
+        return True
+    return value == 0 and not isinstance(value, bool) and key in OMIT_WHEN_ZERO
+
+
 def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
     node = target
     for name in path[:-1]:
         nxt = node.get(name)
         if not isinstance(nxt, dict):
-            if value in (None, False, 0, "", {}):
+            if _blank(path[-1], value):
                 return
             nxt = node[name] = {}
         node = nxt
-    if value in (None, False, 0, "", {}) and not (isinstance(value, int) and path[-1] in ("rowCount", "columnCount")):
+    if _blank(path[-1], value):
         node.pop(path[-1], None)
     else:
         node[path[-1]] = deep_copy(value)

@@ -157,9 +157,17 @@ def _set_cell(sheet: Sheet, r: int, c: int, raw: Any, input_option: str, locale:
         cell.fmt["numberFormat"] = number_format
 
 
+Touched = tuple[int, set[int], set[int]]  # (sheet id, rows, columns) a write changed
+
+
 def write_values(ss: Spreadsheet, text: str, body: dict[str, Any], input_option: str | None,
                  field_name: str = "data.values", anchor: tuple[int, int] | None = None) -> dict[str, Any]:
     """values.update semantics; returns the UpdateValuesResponse (without updatedData)."""
+    return _write_values(ss, text, body, input_option, field_name, anchor)[0]
+
+
+def _write_values(ss: Spreadsheet, text: str, body: dict[str, Any], input_option: str | None,
+                  field_name: str, anchor: tuple[int, int] | None) -> tuple[dict[str, Any], Touched]:
     if input_option not in ("RAW", "USER_ENTERED"):
         raise bad_request("'valueInputOption' is required but not specified" if not input_option
                           else f"Invalid valueInputOption: {input_option}")
@@ -184,7 +192,7 @@ def write_values(ss: Spreadsheet, text: str, body: dict[str, Any], input_option:
             raise bad_request(f"Requested writing within range [{target}], but tried writing to column "
                               f"[{a1.col_to_letters(sc + limit_c)}]")
     if n_rows == 0 or n_cols == 0:
-        return {"spreadsheetId": ss.id}
+        return {"spreadsheetId": ss.id}, (sheet.id, set(), set())
     if sr + n_rows > sheet.row_count or sc + n_cols > sheet.col_count:
         bad_r = sr if sc + n_cols > sheet.col_count else sheet.row_count
         bad_c = sheet.col_count if sc + n_cols > sheet.col_count else sc
@@ -193,19 +201,26 @@ def write_values(ss: Spreadsheet, text: str, body: dict[str, Any], input_option:
             f"Max rows: {sheet.row_count}, max columns: {sheet.col_count}"
         )
     locale = ss.props.get("locale", "en_US")
+    touched_rows: set[int] = set()
+    touched_cols: set[int] = set()
     cells = 0
     for i, row in enumerate(rows):
         for j, raw in enumerate(row):
+            if raw is None:
+                continue  # null leaves the cell alone and is not counted
             _set_cell(sheet, sr + i, sc + j, raw, input_option, locale)
+            touched_rows.add(sr + i)
+            touched_cols.add(sc + j)
             cells += 1
     ss.touch()
-    return {
+    out = {
         "spreadsheetId": ss.id,
         "updatedRange": a1.format_range(sheet.title, sr, sr + n_rows, sc, sc + n_cols),
-        "updatedRows": sum(1 for row in rows if row),
-        "updatedColumns": n_cols,
+        "updatedRows": len(touched_rows),
+        "updatedColumns": len(touched_cols),
         "updatedCells": cells,
     }
+    return out, (sheet.id, touched_rows, touched_cols)
 
 
 def _transpose(values: list[list[Any]]) -> list[list[Any]]:
@@ -252,9 +267,13 @@ def values_batch_update(call: Call) -> Reply:
     body = call.json()
     data = body.get("data") or []
     responses = []
+    marks: list[Touched] = []
     for i, vr in enumerate(data):
-        responses.append(write_values(ss, vr.get("range", ""), vr, body.get("valueInputOption"),
-                                      field_name=f"data[{i}].values"))
+        resp, touched_cells = _write_values(ss, vr.get("range", ""), vr, body.get("valueInputOption"),
+                                            f"data[{i}].values", None)
+        responses.append(resp)
+        if "updatedRange" in resp:
+            marks.append(touched_cells)
     if body.get("includeValuesInResponse"):
         for resp in responses:
             if "updatedRange" in resp:
@@ -264,10 +283,10 @@ def values_batch_update(call: Call) -> Reply:
     out: dict[str, Any] = {"spreadsheetId": ss.id}
     touched = [r for r in responses if "updatedRange" in r]
     if touched:
-        out["totalUpdatedRows"] = sum(r["updatedRows"] for r in touched)
-        out["totalUpdatedColumns"] = sum(r["updatedColumns"] for r in touched)
+        out["totalUpdatedRows"] = len({(sid, r) for sid, rows, _ in marks for r in rows})
+        out["totalUpdatedColumns"] = len({(sid, c) for sid, _, cols in marks for c in cols})
         out["totalUpdatedCells"] = sum(r["updatedCells"] for r in touched)
-        out["totalUpdatedSheets"] = len({r["updatedRange"].rsplit("!", 1)[0] for r in touched})
+        out["totalUpdatedSheets"] = len({sid for sid, _, _ in marks})
     if responses:
         out["responses"] = responses
     return Reply(body=out)
@@ -537,11 +556,30 @@ def drive_export(call: Call) -> Reply:
     sheet = ss.sheets[0]
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter="," if mime == "text/csv" else "\t", lineterminator="\r\n")
+    # Google's export has no line break after the last row.
     last_row = sheet.last_data_row()
     width = max((max(row) + 1 for row in sheet.rows.values() if row), default=0)
     for r in range(last_row):
         writer.writerow([sheet.render(r, c, "FORMATTED_VALUE", "FORMATTED_STRING") or "" for c in range(width)])
-    return Reply(body=buf.getvalue().encode(), content_type=mime)
+    return Reply(body=buf.getvalue().removesuffix("\r\n").encode(), content_type=mime)
+
+
+def drive_upload_csv(call: Call) -> Reply:
+    """Drive media upload with conversion (gspread's ``import_csv``): the CSV replaces every sheet."""
+    ss = _drive_file(call)
+    if "csv" not in call.headers.get("content-type", "text/csv"):
+        raise bad_request("Only text/csv uploads are emulated.")
+    rows = list(csv.reader(io.StringIO(call.body.decode("utf-8-sig"))))
+    sheet = Sheet(call.state.new_int_id(), ss.title, 0, max(1000, len(rows)),
+                  max([26] + [len(r) for r in rows]))
+    sheet.locale = ss.props.get("locale", "en_US")
+    ss.sheets = [sheet]
+    ss.props["timeZone"] = "America/Los_Angeles"  # what Drive's conversion sets
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            _set_cell(sheet, r, c, text, "USER_ENTERED", sheet.locale)
+    ss.touch()
+    return Reply(body={"kind": "drive#file", "id": ss.id, "title": ss.title, "mimeType": ss.mime_type})
 
 
 def drive_comments(call: Call) -> Reply:

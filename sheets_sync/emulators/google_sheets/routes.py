@@ -41,6 +41,8 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
     ("GET", rf"/drive/v3/files/{_ID}", "drive.files.get", h.drive_get),
     ("PATCH", rf"/drive/v3/files/{_ID}", "drive.files.update", h.drive_update),
     ("DELETE", rf"/drive/v3/files/{_ID}", "drive.files.delete", h.drive_delete),
+    ("PUT", rf"/upload/drive/v2/files/{_ID}", "drive.files.upload", h.drive_upload_csv),
+    ("PATCH", rf"/upload/drive/v3/files/{_ID}", "drive.files.upload", h.drive_upload_csv),
     ("POST", rf"/drive/v3/files/{_ID}/copy", "drive.files.copy", h.drive_copy),
     ("GET", rf"/drive/v3/files/{_ID}/export", "drive.files.export", h.drive_export),
     ("GET", rf"/drive/v3/files/{_ID}/comments", "drive.comments.list", h.drive_comments),

@@ -52,6 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "sheets-sync-emulator"
     sys_version = ""
+    disable_nagle_algorithm = True  # one small response must not wait for a delayed ACK
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request)
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the base class
@@ -91,6 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         self.close_connection = True
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
