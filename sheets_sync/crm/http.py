@@ -1,0 +1,443 @@
+"""The one HTTP funnel of the HTTP CRM adapters (amoCRM/Kommo, Bitrix24, HubSpot).
+
+Every request goes through :meth:`HttpClient.request`, which
+
+1. waits for the client-side pacer (a sliding-window limiter from ``pyrate-limiter``: at most
+   ``rate_limit`` requests in any window, plus a small margin), so the vendor's limiter never
+   has to answer 429 under normal use;
+2. sends it with one ``requests.Session`` (keep-alive, a timeout on every call);
+3. retries transient failures with ``tenacity``: 429 and 5xx answers and dropped or refused
+   connections, with exponential backoff and full jitter, honouring ``Retry-After``, bounded
+   both in attempts and in total seconds (``stop_before_delay``: it never starts a wait that
+   would end past the budget);
+4. maps what is left to the project's exceptions: a refused token to
+   :class:`~sheets_sync.errors.ConfigError`, other vendor refusals to
+   :class:`~sheets_sync.errors.CrmError`, and failures that outlived the retries to
+   :class:`~sheets_sync.errors.RemoteError`.
+
+Secrets (tokens, webhook codes) are registered with :func:`register_secret`; every message,
+exception and log record this module or ``urllib3`` produces has them replaced by ``***``.
+The original low-level exception is chained only as a masked copy (:class:`TransportError`).
+
+Config keys shared by the three adapters (``[crm]`` table)::
+
+    url = "https://example.amocrm.ru"   # the account / portal / API base
+    token_env = "AMOCRM_TOKEN"          # the token's environment variable, or:
+    token_file = "secrets/amocrm.token" # a file holding it (relative to the config)
+    rate_limit = "7/1s"                 # requests per window; "off" disables pacing
+    timeout = 30                        # seconds per request
+    max_attempts = 6                    # tries per request, the first included
+    backoff = 0.5                       # first backoff, seconds (doubles, full jitter)
+    backoff_max = 30                    # longest single wait, seconds
+    retry_budget = 120                  # longest total time spent on one request, seconds
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from pyrate_limiter import InMemoryBucket, Limiter, Rate
+from pyrate_limiter.limiter import SingleBucketFactory
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+
+from ..errors import ConfigError, CrmError, RemoteError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+COMMON_KEYS = frozenset({"url", "token_env", "token_file", "rate_limit", "timeout",
+                         "max_attempts", "backoff", "backoff_max", "retry_budget",
+                         "category_field", "category_label", "batch_size"})
+
+# ---------------------------------------------------------------------------- secrets
+
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+
+
+def register_secret(secret: str) -> None:
+    """Mask ``secret`` (and its URL-encoded form) in every message from now on."""
+    if len(secret) < 4:
+        return
+    with _SECRETS_LOCK:
+        _SECRETS.update({secret, quote(secret, safe="")})
+    _install_log_filter()
+
+
+def mask(text: str) -> str:
+    with _SECRETS_LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class _MaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logging's problem, not ours
+            return True
+        masked = mask(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+_FILTER = _MaskingFilter()
+_FILTERED_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", __name__,
+                     "sheets_sync.crm")
+
+
+def _install_log_filter() -> None:
+    for name in _FILTERED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+class TransportError(Exception):
+    """A masked stand-in for a ``requests`` exception (which may quote a secret URL)."""
+
+
+# ---------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    requests: int
+    per: float  # seconds
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.per:g}s"
+
+
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*\.?\d+)?\s*(ms|s|sec|m|min)?\s*")
+
+
+def parse_rate(value: Any, default: RatePolicy, where: str = "[crm] rate_limit"
+               ) -> RatePolicy | None:
+    """``"7/1s"``, ``"100/10s"``, ``"50/25s"``, ``"600/1m"``, ``"off"``; None means no pacing."""
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().lower() in ("off", "none", "0"):
+        return None
+    match = _RATE.fullmatch(str(value))
+    if match is None or int(match.group(1)) < 1:
+        raise ConfigError(f"{where} = {value!r}: write requests per window, e.g. "
+                          f"rate_limit = \"{default}\", or \"off\".")
+    amount = float(match.group(2) or 1)
+    scale = {"ms": 0.001, "m": 60.0, "min": 60.0}.get(match.group(3) or "s", 1.0)
+    if amount * scale <= 0:
+        raise ConfigError(f"{where} = {value!r}: the window must be longer than 0 s.")
+    return RatePolicy(int(match.group(1)), amount * scale)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+    budget: float = 120.0
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """The funnel's settings, read from the ``[crm]`` table."""
+
+    base_url: str
+    secret: str
+    secret_source: str  # "the environment variable AMOCRM_TOKEN" / "the file ..."
+    rate: RatePolicy | None
+    retry: RetryPolicy
+    timeout: float
+
+    @classmethod
+    def from_settings(cls, options: Mapping[str, Any], base_dir: Path, *, kind: str,
+                      vendor: str, extra_keys: Iterable[str] = (),
+                      default_url: str | None = None, default_rate: RatePolicy,
+                      token_env_default: str) -> HttpOptions:
+        known = COMMON_KEYS | set(extra_keys)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"[crm] unknown key {unknown[0]!r} for kind = {kind!r}. Known: "
+                              f"{', '.join(sorted(known))}.")
+        url = str(options.get("url") or default_url or "").strip()
+        if not url:
+            raise ConfigError(f"[crm] url: set the {vendor} address, e.g. "
+                              f"url = \"{_URL_EXAMPLES.get(kind, 'https://...')}\"")
+        if not re.match(r"https?://[^/\s]+", url):
+            raise ConfigError(f"[crm] url = {url!r} is not an http(s) address; e.g. "
+                              f"url = \"{_URL_EXAMPLES.get(kind, 'https://...')}\"")
+        secret, source = read_secret(options, base_dir, vendor, token_env_default)
+        retry = RetryPolicy(
+            attempts=_number(options, "max_attempts", 6, int, minimum=1),
+            backoff=_number(options, "backoff", 0.5, float),
+            backoff_max=_number(options, "backoff_max", 30.0, float),
+            budget=_number(options, "retry_budget", 120.0, float),
+        )
+        return cls(url.rstrip("/"), secret, source,
+                   parse_rate(options.get("rate_limit"), default_rate), retry,
+                   _number(options, "timeout", 30.0, float, minimum=0.001))
+
+
+_URL_EXAMPLES = {"amocrm": "https://example.amocrm.ru", "kommo": "https://example.kommo.com",
+                 "bitrix24": "https://example.bitrix24.ru/rest/1/",
+                 "hubspot": "https://api.hubapi.com"}
+
+
+def _number(options: Mapping[str, Any], key: str, default: float, kind: type,
+            minimum: float = 0) -> Any:
+    value = options.get(key, default)
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or number < minimum:
+        raise ConfigError(f"[crm] {key} = {value!r}: give a number ≥ {minimum:g}, "
+                          f"e.g. {key} = {default!r}")
+    return number
+
+
+def read_secret(options: Mapping[str, Any], base_dir: Path, vendor: str,
+                env_default: str) -> tuple[str, str]:
+    """The token from ``token_env`` (default ``env_default``) or ``token_file``."""
+    if "token_env" in options and "token_file" in options:
+        raise ConfigError("[crm] set either token_env or token_file, not both")
+    if "token_file" in options:
+        path = Path(str(options["token_file"])).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            secret = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"[crm] token_file {path}: {exc.strerror}. Put the {vendor} "
+                              "token in that file, or use token_env.") from None
+        source = f"the file {path}"
+    else:
+        name = str(options.get("token_env", env_default))
+        secret = os.environ.get(name, "").strip()
+        source = f"the environment variable {name}"
+        if not secret:
+            raise ConfigError(f"[crm] the {vendor} token is missing: set the environment "
+                              f"variable {name} (or name another one in token_env, or use "
+                              "token_file).")
+    if not secret:
+        raise ConfigError(f"[crm] {source} is empty: put the {vendor} token in it.")
+    register_secret(secret)
+    return secret, source
+
+
+def batch_size(options: Mapping[str, Any], maximum: int) -> int:
+    size = _number(options, "batch_size", maximum, int, minimum=1)
+    if size > maximum:
+        raise ConfigError(f"[crm] batch_size = {size}: this CRM takes at most {maximum} "
+                          "records per request.")
+    return int(size)
+
+
+# ---------------------------------------------------------------------------- the funnel
+
+
+class _Retry(Exception):
+    """An attempt that may succeed if repeated (internal to the funnel)."""
+
+    def __init__(self, summary: str, retry_after: float | None = None) -> None:
+        super().__init__(summary)
+        self.summary, self.retry_after = summary, retry_after
+
+
+Describe = Callable[[requests.Response], str]
+
+
+class HttpClient:
+    """Paced, retried, masked HTTP for one vendor account.
+
+    ``describe(response)`` turns a vendor error body into one line (the vendor's code and
+    message); ``retryable(response)`` may widen or narrow which answers are retried.
+    """
+
+    def __init__(self, vendor: str, options: HttpOptions, *, headers: Mapping[str, str],
+                 describe: Describe, retryable: Callable[[requests.Response], bool] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, margin: float = 0.05) -> None:
+        self.vendor, self.options = vendor, options
+        self.describe = describe
+        self.retryable = retryable or (lambda r: r.status_code in RETRY_STATUSES)
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json",
+                                     "User-Agent": "sheets-sync", **headers})
+        self._sleep = sleep
+        self.stats: Counter[str] = Counter()
+        self._limiter: Limiter | None = None
+        if options.rate is not None:
+            self._bucket = InMemoryBucket([Rate(options.rate.requests,
+                                                max(1, round(options.rate.per * 1000)))])
+            self._limiter = Limiter(SingleBucketFactory(self._bucket, schedule_leak=False),
+                                    buffer_ms=max(1, round(margin * 1000)))
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else \
+            f"{self.options.base_url}/{path.lstrip('/')}"
+
+    def _pace(self) -> None:
+        if self._limiter is None:
+            return
+        self._limiter.try_acquire(self.vendor)
+        self.stats["paced"] += 1
+        if self.stats["paced"] % 1000 == 0:
+            self._bucket.leak(self._bucket.now())
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None, expect: Iterable[int] = (), idempotent: bool = True
+                ) -> requests.Response:
+        """Send, pacing and retrying; return a 2xx answer or one whose status is in ``expect``.
+
+        ``idempotent=False`` (creating a field) retries only answers that mean the request
+        was not carried out (429, 503) and connections that were never made.
+        """
+        url = self.url(path)
+        where = f"{self.vendor} {method} {mask(_strip_query(url))}"
+        expected = set(expect)
+        retry = self.options.retry
+        started = time.monotonic()
+
+        def attempt() -> requests.Response:
+            self._pace()
+            self.stats["requests"] += 1
+            try:
+                response = self.session.request(method, url, params=params, json=json,
+                                                timeout=self.options.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self.stats["transport_errors"] += 1
+                never_sent = isinstance(exc, requests.ConnectTimeout) or \
+                    "refused" in str(exc).lower()
+                summary = f"{type(exc).__name__}: {mask(_short(exc))}"
+                if idempotent or never_sent:
+                    raise _Retry(summary) from None
+                raise RemoteError(f"{where}: the connection failed ({summary}); it may or "
+                                  "may not have been carried out. Run the command again."
+                                  ) from TransportError(summary)
+            except requests.RequestException as exc:
+                raise CrmError(f"{where}: {type(exc).__name__}: {mask(_short(exc))}"
+                               ) from TransportError(mask(str(exc)))
+            self.stats[f"status_{response.status_code}"] += 1
+            log.debug("%s -> %s (%d bytes)", where, response.status_code,
+                      len(response.content))
+            if response.status_code in expected or 200 <= response.status_code < 300:
+                return response
+            retryable = self.retryable(response)
+            if retryable and (idempotent or response.status_code in (429, 503)):
+                raise _Retry(f"HTTP {response.status_code} {mask(self.describe(response))}",
+                             _retry_after(response))
+            raise self._error(where, response)
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats["retries"] += 1
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("%s: %s; retrying in %.2f s (attempt %d of %d)", where,
+                        getattr(exc, "summary", exc),
+                        state.next_action.sleep if state.next_action else 0.0,
+                        state.attempt_number + 1, retry.attempts)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(retry.attempts) | stop_before_delay(retry.budget),
+            wait=_Wait(retry), retry=retry_if_exception_type(_Retry), sleep=self._sleep,
+            before_sleep=before_sleep, reraise=True)
+        try:
+            return retrying(attempt)
+        except _Retry as exc:
+            spent = time.monotonic() - started
+            raise RemoteError(
+                f"{where}: still failing after {self.stats_attempts(retrying)} attempts in "
+                f"{spent:.1f} s: {exc.summary}. {self.vendor} may be down or limiting us; run "
+                "again later (raise [crm] retry_budget to wait longer).") from None
+
+    @staticmethod
+    def stats_attempts(retrying: Retrying) -> int:
+        return int(retrying.statistics.get("attempt_number", 0))
+
+    def _error(self, where: str, response: requests.Response) -> Exception:
+        detail = mask(self.describe(response))
+        status = response.status_code
+        if status == 401:
+            return ConfigError(f"{where}: {self.vendor} refused the token (HTTP 401: {detail}). "
+                               f"Check the token in {self.options.secret_source}.")
+        if status == 403:
+            return ConfigError(f"{where}: {self.vendor} denied access (HTTP 403: {detail}). "
+                               f"Check the token's rights/scopes in "
+                               f"{self.options.secret_source}.")
+        if status == 404:
+            return CrmError(f"{where}: not found (HTTP 404: {detail}). Check [crm] url = "
+                            f"{mask(self.options.base_url)!r}.")
+        return CrmError(f"{where}: HTTP {status}: {detail}")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class _Wait:
+    """Retry-After when the server gives one (capped), else exponential backoff, full jitter."""
+
+    def __init__(self, retry: RetryPolicy) -> None:
+        self.retry = retry
+        self.exponential = wait_random_exponential(multiplier=retry.backoff,
+                                                   max=retry.backoff_max)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.retry.backoff_max)
+        return float(self.exponential(state))
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _strip_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def json_body(response: requests.Response) -> Any:
+    """The parsed body, or None when it is empty or not JSON."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
