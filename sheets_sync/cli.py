@@ -101,18 +101,22 @@ def demo(folder: Path | None, clients: int) -> None:
 @config_option
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing anywhere.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.option("--wait", default=0.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for another running sync of the same config.")
 @handle_errors
-def sync(config_path: Path | None, dry_run: bool, as_json: bool) -> None:
+def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float) -> None:
     """Run one pass: CRM -> sheet -> rules -> CRM, writing only what changed."""
     from .config import load_config
-    from .sync import open_context, run_sync
+    from .sync import locked, open_context, run_sync
 
-    ctx = open_context(load_config(config_path))
-    try:
-        summary = run_sync(ctx, dry_run=dry_run)
-    finally:
-        ctx.crm.close()
-        ctx.state.close()
+    config = load_config(config_path)
+    with locked(config, wait):
+        ctx = open_context(config)
+        try:
+            summary = run_sync(ctx, dry_run=dry_run)
+        finally:
+            ctx.crm.close()
+            ctx.state.close()
     click.echo(summary.to_json() if as_json else summary.to_text())
     sys.exit(int(summary.exit_code))
 

@@ -11,17 +11,19 @@ state is saved only when the step succeeded.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from .categorize import UNQUALIFIED, categorize
 from .config import Config
 from .crm import CrmAdapter, open_crm
-from .errors import ConcurrentEditError, CrmError, ExitCode
+from .errors import ConcurrentEditError, CrmError, ExitCode, LockedError
 from .layout import (
     HISTORY_HEADER,
     ClientsGrid,
@@ -149,6 +151,29 @@ def read_crm(ctx: Context) -> tuple[ClientTable, pd.DataFrame]:
     mapping = dict(ctx.config.fields)
     table = build_table(raw, mapping, ctx.config.parsing, extra=ctx.rules.columns)
     return table, raw
+
+
+def sync_lock(config: Config, wait: float = 0.0) -> FileLock:
+    """The lock that keeps a second sync of the same config from running beside the first.
+
+    It is an OS-level lock (filelock), so a lock left by a killed process is released by the
+    OS and never blocks forever."""
+    return FileLock(str(config.state_path) + ".lock", timeout=wait)
+
+
+@contextmanager
+def locked(config: Config, wait: float = 0.0) -> Iterator[None]:
+    lock = sync_lock(config, wait)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockedError(f"Another sync of {config.path.name} is running (lock "
+                          f"{lock.lock_file}); waited {wait:g} s. Try again later, or pass "
+                          "--wait SECONDS.") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def run_sync(ctx: Context, *, dry_run: bool = False) -> Summary:

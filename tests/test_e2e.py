@@ -231,3 +231,44 @@ def test_check_reports_one_line_each(cli: Callable[..., str], demo: Path) -> Non
 def test_help_lists_exit_codes(cli: Callable[..., str]) -> None:
     out = cli("sync", "--help")
     assert "3  another sync holds the lock" in out
+
+
+def test_second_sync_is_locked_out(cli: Callable[..., str], demo: Path) -> None:
+    from sheets_sync.config import load_config
+    from sheets_sync.sync import sync_lock
+
+    config = demo / "sheets-sync.toml"
+    with sync_lock(load_config(config)):
+        out = cli("sync", "--config", str(config), code=3)
+    assert "Another sync of sheets-sync.toml is running" in out
+    cli("sync", "--config", str(config), code=1)
+
+
+def test_crm_failure_halfway_is_finished_by_the_next_run(cli: Callable[..., str], demo: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from sheets_sync.crm.sql import SqlCrm
+    from sheets_sync.errors import CrmError
+
+    config = str(demo / "sheets-sync.toml")
+    with sqlite3.connect(demo / "crm.sqlite") as db:  # every client's category is lost in the CRM
+        db.execute("UPDATE companies SET category = NULL")
+    real = SqlCrm.write_categories
+    monkeypatch.setattr(SqlCrm, "batch", 10, raising=False)
+
+    def dies_after_first_batch(self: SqlCrm, changes: dict) -> object:
+        first = dict(list(changes.items())[:10])
+        real(self, first)
+        raise CrmError("connection lost")
+
+    monkeypatch.setattr(SqlCrm, "write_categories", dies_after_first_batch)
+    out = cli("sync", "--config", config, code=4)
+    assert "connection lost" in out
+    with sqlite3.connect(demo / "crm.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM companies WHERE category IS NULL").fetchone()[0] > 100
+    monkeypatch.setattr(SqlCrm, "write_categories", real)
+    summary = json.loads(cli("sync", "--config", config, "--json", code=1))
+    assert summary["crm"]["written"] == 120 - 10 - len(summary["unqualified"])
+    with sqlite3.connect(demo / "crm.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM companies WHERE category IS NULL").fetchone()[0] == \
+            len(summary["unqualified"])
+    assert cli("sync", "--config", config, code=1).startswith("No changes")
