@@ -11,22 +11,19 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from . import a1, fieldmask
+from . import fieldmask, metadata
+from .common import Ctx, apply_fields, bounds, dim_bounds, dim_range_json, get_path, set_path
 from .errors import ApiError, bad_request, field_violation
+from .metadata import copy_spreadsheet, metadata_ranges, search_metadata
 from .render import normalise_color, normalise_format
 from .state import EmulatorState, Sheet, Spreadsheet, deep_copy
 from .values import Cell
 
+__all__ = ["batch_update", "copy_spreadsheet", "insert_dimension", "metadata_ranges", "search_metadata"]
+
 SNAPSHOT_MAX_CELLS = 200_000
-
-
-@dataclass
-class Ctx:
-    state: EmulatorState
-    ss: Spreadsheet
 
 
 def batch_update(state: EmulatorState, ss: Spreadsheet, body: dict[str, Any]) -> dict[str, Any]:
@@ -66,87 +63,6 @@ def batch_update(state: EmulatorState, ss: Spreadsheet, body: dict[str, Any]) ->
         out["updatedSpreadsheet"] = spreadsheet_json(ss, bool(body.get("responseIncludeGridData")),
                                                      body.get("responseRanges") or [], None)
     return out
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _bounds(ctx: Ctx, rng: dict[str, Any]) -> tuple[Sheet, int, int, int, int]:
-    sheet = ctx.ss.sheet_by_id(rng.get("sheetId", 0))
-    sr = rng.get("startRowIndex") or 0
-    er = rng.get("endRowIndex", sheet.row_count)
-    sc = rng.get("startColumnIndex") or 0
-    ec = rng.get("endColumnIndex", sheet.col_count)
-    if er > sheet.row_count or ec > sheet.col_count:
-        raise bad_request(f"Range ({a1.quote_title(sheet.title)}!{a1.format_cells(sr, er, sc, ec)}) exceeds grid "
-                          f"limits. Max rows: {sheet.row_count}, max columns: {sheet.col_count}")
-    if sr > er or sc > ec:
-        raise bad_request("Invalid range: start index is after end index.")
-    return sheet, sr, er, sc, ec
-
-
-def _dim_range_json(sheet: Sheet, dimension: str, start: int, end: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"sheetId": sheet.id} if sheet.id else {}
-    out.update(dimension=dimension, startIndex=start, endIndex=end)
-    return out
-
-
-def _dim_bounds(ctx: Ctx, rng: dict[str, Any]) -> tuple[Sheet, str, int, int]:
-    sheet = ctx.ss.sheet_by_id(rng.get("sheetId", 0))
-    dim = rng.get("dimension")
-    if dim not in ("ROWS", "COLUMNS"):
-        raise bad_request("dimension must be ROWS or COLUMNS")
-    size = sheet.row_count if dim == "ROWS" else sheet.col_count
-    start = rng.get("startIndex") or 0
-    end = rng.get("endIndex", size)
-    if start < 0 or end > size or start >= end:
-        raise bad_request(f"Invalid dimension range {start}:{end} (the sheet has {size} {dim.lower()}).")
-    return sheet, dim, start, end
-
-
-def _get_path(obj: Any, path: list[str]) -> Any:
-    for name in path:
-        if not isinstance(obj, dict) or name not in obj:
-            return None
-        obj = obj[name]
-    return obj
-
-
-OMIT_WHEN_ZERO = {"frozenRowCount", "frozenColumnCount"}
-
-
-def _blank(key: str, value: Any) -> bool:
-    """Values Google drops from stored properties (proto3 defaults it does not echo)."""
-    if value is None or value is False or value == {}:
-        return True
-    return value == 0 and not isinstance(value, bool) and key in OMIT_WHEN_ZERO
-
-
-def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
-    node = target
-    for name in path[:-1]:
-        nxt = node.get(name)
-        if not isinstance(nxt, dict):
-            if _blank(path[-1], value):
-                return
-            nxt = node[name] = {}
-        node = nxt
-    if _blank(path[-1], value):
-        node.pop(path[-1], None)
-    else:
-        node[path[-1]] = deep_copy(value)
-
-
-def _apply_fields(target: dict[str, Any], source: dict[str, Any], fields: str) -> None:
-    if not fields:
-        raise bad_request("At least one field must be specified.")
-    for path in fieldmask.split_update_paths(fields):
-        if path == ["*"]:
-            target.clear()
-            target.update(deep_copy(source))
-            continue
-        _set_path(target, path, _get_path(source, path))
-
 
 def _shift(x: int | None, start: int, count: int) -> int | None:
     """Index after inserting ``count`` at ``start`` (count < 0: deleting [start, start-count))."""
@@ -253,7 +169,7 @@ def _append_dimension(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _delete_dimension(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, dim, start, end = _dim_bounds(ctx, req["range"])
+    sheet, dim, start, end = dim_bounds(ctx, req["range"])
     size = sheet.row_count if dim == "ROWS" else sheet.col_count
     if end - start >= size:
         raise bad_request(f"You can't delete all the {dim.lower()} on the sheet.")
@@ -263,11 +179,11 @@ def _delete_dimension(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _update_dimension_properties(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, dim, start, end = _dim_bounds(ctx, req["range"])
+    sheet, dim, start, end = dim_bounds(ctx, req["range"])
     store = sheet.row_meta if dim == "ROWS" else sheet.col_meta
     for i in range(start, end):
         meta = store.setdefault(i, {})
-        _apply_fields(meta, req.get("properties") or {}, req.get("fields", ""))
+        apply_fields(meta, req.get("properties") or {}, req.get("fields", ""))
         if not meta:
             del store[i]
     return {}
@@ -278,7 +194,7 @@ def _text_width(text: str) -> int:
 
 
 def _auto_resize(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, dim, start, end = _dim_bounds(ctx, req["dimensions"])
+    sheet, dim, start, end = dim_bounds(ctx, req["dimensions"])
     for i in range(start, end):
         if dim == "COLUMNS":
             texts = [str(sheet.render(r, i, "FORMATTED_VALUE", "FORMATTED_STRING") or "") for r in sheet.rows]
@@ -292,9 +208,9 @@ def _auto_resize(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dimension_group(ctx: Ctx, req: dict[str, Any], add: bool) -> dict[str, Any]:
-    sheet, dim, start, end = _dim_bounds(ctx, req["range"])
+    sheet, dim, start, end = dim_bounds(ctx, req["range"])
     groups = sheet.row_groups if dim == "ROWS" else sheet.column_groups
-    rng = _dim_range_json(sheet, dim, start, end)
+    rng = dim_range_json(sheet, dim, start, end)
     if add:
         depth = 1 + sum(1 for g in groups if g["range"]["startIndex"] <= start and end <= g["range"]["endIndex"])
         groups.append({"range": rng, "depth": depth})
@@ -344,10 +260,10 @@ def _add_sheet(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     sheet.locale = ss.props.get("locale", "en_US")
     for key, value in props.items():
         if key not in ("sheetId", "title", "index", "gridProperties"):
-            _set_path(sheet.props, [key], value)
+            set_path(sheet.props, [key], value)
     for key, value in gp.items():
         if key not in ("rowCount", "columnCount"):
-            _set_path(sheet.props["gridProperties"], [key], value)
+            set_path(sheet.props["gridProperties"], [key], value)
     _normalise_tab_color(sheet.props)
     ss.sheets.append(sheet)
     ss.reindex()
@@ -404,7 +320,7 @@ def _update_sheet_properties(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
         if path[0] in ("tabColor", "tabColorStyle"):
             new_props.pop("tabColor", None)
             new_props.pop("tabColorStyle", None)
-        _set_path(new_props, path, _get_path(props, path))
+        set_path(new_props, path, get_path(props, path))
     _normalise_tab_color(new_props)
     gp_old, gp_new = sheet.props["gridProperties"], new_props.setdefault("gridProperties", {})
     rows, cols = gp_new.get("rowCount", gp_old["rowCount"]), gp_new.get("columnCount", gp_old["columnCount"])
@@ -431,7 +347,7 @@ def _update_sheet_properties(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _update_spreadsheet_properties(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    _apply_fields(ctx.ss.props, req.get("properties") or {}, req.get("fields", ""))
+    apply_fields(ctx.ss.props, req.get("properties") or {}, req.get("fields", ""))
     if not ctx.ss.props.get("title"):
         raise bad_request("The spreadsheet title cannot be empty.")
     for sheet in ctx.ss.sheets:
@@ -468,7 +384,7 @@ def _apply_cell(cell: Cell, data: dict[str, Any], paths: list[list[str]], locale
             if len(path) == 1:
                 fmt = deep_copy(src["userEnteredFormat"])
             else:
-                _set_path(fmt, path[1:], _get_path(src, path))
+                set_path(fmt, path[1:], get_path(src, path))
                 if path[1] in ("backgroundColor", "backgroundColorStyle"):
                     fmt.pop("backgroundColorStyle" if path[1] == "backgroundColor" else "backgroundColor", None)
             cell.fmt = normalise_format(fmt) if fmt else None
@@ -497,7 +413,7 @@ def _write_cells(sheet: Sheet, sr: int, sc: int, rows: list[dict[str, Any]], fie
 def _update_cells(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     rows = req.get("rows") or []
     if "range" in req:
-        sheet, sr, er, sc, ec = _bounds(ctx, req["range"])
+        sheet, sr, er, sc, ec = bounds(ctx, req["range"])
         fill: tuple[int, int] | None = (er - sr, ec - sc)
     else:
         start = req.get("start") or {}
@@ -512,7 +428,7 @@ def _update_cells(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _repeat_cell(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, sr, er, sc, ec = _bounds(ctx, req["range"])
+    sheet, sr, er, sc, ec = bounds(ctx, req["range"])
     paths = fieldmask.split_update_paths(req.get("fields", ""))
     if not req.get("fields"):
         raise bad_request("At least one field must be specified.")
@@ -525,7 +441,7 @@ def _repeat_cell(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _set_data_validation(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, sr, er, sc, ec = _bounds(ctx, req["range"])
+    sheet, sr, er, sc, ec = bounds(ctx, req["range"])
     rule = req.get("rule")
     for r in range(sr, er):
         for c in range(sc, ec):
@@ -543,7 +459,7 @@ def _sort_key(v: Any) -> tuple[int, Any]:
 
 
 def _sort_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, sr, er, sc, ec = _bounds(ctx, req["range"])
+    sheet, sr, er, sc, ec = bounds(ctx, req["range"])
     specs = req.get("sortSpecs") or [{"dimensionIndex": sc, "sortOrder": "ASCENDING"}]
     last = max([r for r in sheet.rows if sr <= r < er], default=sr - 1)
     order = list(range(sr, last + 1))
@@ -567,7 +483,7 @@ def _sort_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
     new_order = sorted(order, key=functools.cmp_to_key(compare))
     full_width = sc == 0 and ec >= sheet.col_count
-    moved_meta = {old: new for new, old in zip(order, new_order)} if full_width else {}
+    moved_meta = {old: new for new, old in zip(order, new_order, strict=True)} if full_width else {}
     for r in order:
         row = sheet.rows.get(r)
         if row:
@@ -575,7 +491,7 @@ def _sort_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
                 del row[c]
             if not row:
                 del sheet.rows[r]
-    for new_r, old_r in zip(order, new_order):
+    for new_r, old_r in zip(order, new_order, strict=True):
         for c, cell in snapshot[old_r].items():
             sheet.rows.setdefault(new_r, {})[c] = cell
     if moved_meta:
@@ -586,7 +502,7 @@ def _sort_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
                 dr["startIndex"] = moved_meta[dr["startIndex"]]
                 dr["endIndex"] = dr["startIndex"] + 1
         old_meta = dict(sheet.row_meta)
-        for old, new in moved_meta.items():
+        for new in moved_meta.values():
             sheet.row_meta.pop(new, None)
         for old, new in moved_meta.items():
             if old in old_meta:
@@ -595,14 +511,14 @@ def _sort_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _paste(ctx: Ctx, req: dict[str, Any], cut: bool) -> dict[str, Any]:
-    sheet, sr, er, sc, ec = _bounds(ctx, req["source"])
+    sheet, sr, er, sc, ec = bounds(ctx, req["source"])
     dest = req["destination"]
     dsheet = ctx.ss.sheet_by_id(dest.get("sheetId", 0))
     if cut:
         dr, dc = dest.get("rowIndex") or 0, dest.get("columnIndex") or 0
         der, dec = dr + er - sr, dc + ec - sc
     else:
-        _, dr, der, dc, dec = _bounds(ctx, dest)
+        _, dr, der, dc, dec = bounds(ctx, dest)
     paste_type = req.get("pasteType", "PASTE_NORMAL")
     src = {(r - sr, c - sc): sheet.cell(r, c).copy() for r in range(sr, er) for c in range(sc, ec)
            if sheet.cell(r, c) is not None}
@@ -632,7 +548,7 @@ def _paste(ctx: Ctx, req: dict[str, Any], cut: bool) -> dict[str, Any]:
 
 
 def _merge_cells(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, sr, er, sc, ec = _bounds(ctx, req["range"])
+    sheet, sr, er, sc, ec = bounds(ctx, req["range"])
     mtype = req.get("mergeType", "MERGE_ALL")
     if mtype == "MERGE_ROWS":
         regions = [(r, r + 1, sc, ec) for r in range(sr, er)]
@@ -659,275 +575,9 @@ def _overlaps(m: dict[str, Any], sr: int, er: int, sc: int, ec: int) -> bool:
 
 
 def _unmerge_cells(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, sr, er, sc, ec = _bounds(ctx, req["range"])
+    sheet, sr, er, sc, ec = bounds(ctx, req["range"])
     sheet.merges = [m for m in sheet.merges if not _overlaps(m, sr, er, sc, ec)]
     return {}
-
-
-# ------------------------------------------------------------- filters, formats, ranges
-
-
-def _grid_json(ctx: Ctx, rng: dict[str, Any]) -> dict[str, Any]:
-    sheet, sr, er, sc, ec = _bounds(ctx, rng)
-    return sheet.grid_range_json(sr, er, sc, ec)
-
-
-def _set_basic_filter(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    flt = deep_copy(req.get("filter") or {})
-    sheet = ctx.ss.sheet_by_id((flt.get("range") or {}).get("sheetId", 0))
-    flt["range"] = _grid_json(ctx, flt.get("range") or {})
-    flt["range"].pop("sheetId", None)
-    if sheet.id:
-        flt["range"]["sheetId"] = sheet.id
-    sheet.basic_filter = flt
-    return {}
-
-
-def _clear_basic_filter(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    ctx.ss.sheet_by_id(req.get("sheetId", 0)).basic_filter = None
-    return {}
-
-
-def _rule_json(ctx: Ctx, rule: dict[str, Any]) -> tuple[Sheet, dict[str, Any]]:
-    rule = deep_copy(rule)
-    ranges = rule.get("ranges") or []
-    if not ranges:
-        raise bad_request("A conditional format rule needs at least one range.")
-    rule["ranges"] = [_grid_json(ctx, r) for r in ranges]
-    sheet = ctx.ss.sheet_by_id(ranges[0].get("sheetId", 0))
-    if "booleanRule" in rule and "format" in rule["booleanRule"]:
-        rule["booleanRule"]["format"] = normalise_format(rule["booleanRule"]["format"])
-    elif "gradientRule" not in rule and "booleanRule" not in rule:
-        raise bad_request("A conditional format rule needs a booleanRule or a gradientRule.")
-    return sheet, rule
-
-
-def _add_conditional_format(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet, rule = _rule_json(ctx, req.get("rule") or {})
-    index = req.get("index") or 0
-    if index > len(sheet.conditional_formats):
-        raise bad_request(f"Invalid index {index}.")
-    sheet.conditional_formats.insert(index, rule)
-    return {}
-
-
-def _update_conditional_format(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    index = req.get("index") or 0
-    if "rule" in req:
-        sheet, rule = _rule_json(ctx, req["rule"])
-    else:
-        sheet, rule = ctx.ss.sheet_by_id(req.get("sheetId", 0)), None
-    rules = sheet.conditional_formats
-    if index >= len(rules):
-        raise bad_request(f"No conditional format on sheet {sheet.id} at index {index}")
-    old = rules.pop(index)
-    new_index = req.get("newIndex", index) if rule is None else index
-    rules.insert(new_index, rule or old)
-    return {"updateConditionalFormatRule": {"newRule": deep_copy(rule or old), "oldRule": deep_copy(old),
-                                            "newIndex": new_index, "oldIndex": index}}
-
-
-def _delete_conditional_format(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    sheet = ctx.ss.sheet_by_id(req.get("sheetId", 0))
-    index = req.get("index") or 0
-    if index >= len(sheet.conditional_formats):
-        raise bad_request(f"No conditional format on sheet {sheet.id} at index {index}")
-    return {"deleteConditionalFormatRule": {"rule": sheet.conditional_formats.pop(index)}}
-
-
-def _add_named_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    nr = req.get("namedRange") or {}
-    name = nr.get("name") or ""
-    if not name or any(n["name"].lower() == name.lower() for n in ctx.ss.named_ranges.values()):
-        raise bad_request(f"Named range name {name!r} is empty or already used.")
-    nid = str(nr.get("namedRangeId") or ctx.state.new_int_id())
-    stored = {"namedRangeId": nid, "name": name, "range": _grid_json(ctx, nr.get("range") or {})}
-    ctx.ss.named_ranges[nid] = stored
-    return {"addNamedRange": {"namedRange": deep_copy(stored)}}
-
-
-def _named(ctx: Ctx, nid: str | None) -> dict[str, Any]:
-    if nid not in ctx.ss.named_ranges:
-        raise bad_request(f"No named range with id {nid}.")
-    return ctx.ss.named_ranges[nid]  # type: ignore[index]
-
-
-def _update_named_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    nr = req.get("namedRange") or {}
-    stored = _named(ctx, nr.get("namedRangeId"))
-    for path in fieldmask.split_update_paths(req.get("fields", "")):
-        if path[0] in ("name", "*") and nr.get("name"):
-            stored["name"] = nr["name"]
-        if path[0] in ("range", "*") and nr.get("range") is not None:
-            stored["range"] = _grid_json(ctx, nr["range"])
-    return {}
-
-
-def _delete_named_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    _named(ctx, req.get("namedRangeId"))
-    del ctx.ss.named_ranges[req["namedRangeId"]]
-    return {}
-
-
-def _add_protected_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    pr = deep_copy(req.get("protectedRange") or {})
-    sheet = ctx.ss.sheet_by_id((pr.get("range") or {}).get("sheetId", 0))
-    stored: dict[str, Any] = {"protectedRangeId": pr.get("protectedRangeId") or ctx.state.new_int_id()}
-    stored["range"] = _grid_json(ctx, pr.get("range") or {})
-    for key in ("description", "warningOnly"):
-        if pr.get(key):
-            stored[key] = pr[key]
-    stored["requestingUserCanEdit"] = True
-    reply = deep_copy(stored)
-    reply["editors"] = {}
-    owner = ctx.ss.owner or ctx.state.default_owner_email
-    users = list(dict.fromkeys([owner] + list((pr.get("editors") or {}).get("users") or [])))
-    stored["editors"] = {"users": users}
-    sheet.protected_ranges.append(stored)
-    return {"addProtectedRange": {"protectedRange": reply}}
-
-
-def _delete_protected_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    pid = req.get("protectedRangeId")
-    for sheet in ctx.ss.sheets:
-        for pr in sheet.protected_ranges:
-            if pr["protectedRangeId"] == pid:
-                sheet.protected_ranges.remove(pr)
-                return {}
-    raise bad_request(f"No protected range with id: {pid}")
-
-
-# -------------------------------------------------------------------- developer metadata
-
-
-def _md_location(ctx: Ctx, loc: dict[str, Any]) -> dict[str, Any]:
-    if "dimensionRange" in loc:
-        sheet, dim, start, end = _dim_bounds(ctx, loc["dimensionRange"])
-        return {"locationType": "ROW" if dim == "ROWS" else "COLUMN",
-                "dimensionRange": _dim_range_json(sheet, dim, start, end)}
-    if loc.get("sheetId") is not None:
-        ctx.ss.sheet_by_id(loc["sheetId"])
-        return {"locationType": "SHEET", "sheetId": loc["sheetId"]}
-    if loc.get("spreadsheet"):
-        return {"locationType": "SPREADSHEET", "spreadsheet": True}
-    raise bad_request("Developer metadata location must be set.")
-
-
-def _create_developer_metadata(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    md = req.get("developerMetadata") or {}
-    if not md.get("metadataKey"):
-        raise bad_request("Developer metadata key must be specified.")
-    if md.get("visibility") not in ("DOCUMENT", "PROJECT"):
-        raise bad_request("Developer metadata visibility must be DOCUMENT or PROJECT.")
-    mid = md.get("metadataId") or ctx.state.new_int_id()
-    if mid in ctx.ss.developer_metadata:
-        raise bad_request(f"Developer metadata with ID {mid} already exists.")
-    stored = {"metadataId": mid, "metadataKey": md["metadataKey"]}
-    if md.get("metadataValue") is not None:
-        stored["metadataValue"] = md["metadataValue"]
-    stored["location"] = _md_location(ctx, md.get("location") or {})
-    stored["visibility"] = md["visibility"]
-    ctx.ss.developer_metadata[mid] = stored
-    return {"createDeveloperMetadata": {"developerMetadata": deep_copy(stored)}}
-
-
-def _lookup_matches(ss: Spreadsheet, md: dict[str, Any], lookup: dict[str, Any]) -> bool:
-    for key in ("metadataId", "metadataKey", "metadataValue", "visibility"):
-        if lookup.get(key) is not None and md.get(key) != lookup[key]:
-            return False
-    loc = md["location"]
-    if lookup.get("locationType") and loc["locationType"] != lookup["locationType"]:
-        return False
-    want = lookup.get("metadataLocation")
-    if want:
-        if "dimensionRange" in want:
-            dr, wr = loc.get("dimensionRange"), want["dimensionRange"]
-            if not dr or dr.get("sheetId", 0) != wr.get("sheetId", 0) or dr["dimension"] != wr.get("dimension"):
-                return False
-            ws, we = wr.get("startIndex") or 0, wr.get("endIndex", 10**9)
-            if lookup.get("locationMatchingStrategy") == "INTERSECTING_LOCATION":
-                return dr["startIndex"] < we and ws < dr["endIndex"]
-            return (dr["startIndex"], dr["endIndex"]) == (ws, we)
-        if want.get("sheetId") is not None:
-            return loc.get("sheetId") == want["sheetId"]
-        if want.get("spreadsheet"):
-            return loc["locationType"] == "SPREADSHEET"
-    return True
-
-
-def _filter_matches(ss: Spreadsheet, md: dict[str, Any], flt: dict[str, Any]) -> bool:
-    if "developerMetadataLookup" in flt:
-        return _lookup_matches(ss, md, flt["developerMetadataLookup"])
-    return False
-
-
-def search_metadata(ss: Spreadsheet, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for md in ss.developer_metadata.values():
-        matched = [f for f in filters if _filter_matches(ss, md, f)]
-        if matched:
-            out.append({"developerMetadata": deep_copy(md), "dataFilters": deep_copy(matched)})
-    return out
-
-
-def metadata_ranges(ss: Spreadsheet, flt: dict[str, Any]) -> list[str]:
-    """A1 ranges a DataFilter selects (for values:batchGetByDataFilter)."""
-    if "a1Range" in flt:
-        return [flt["a1Range"]]
-    if "gridRange" in flt:
-        g = flt["gridRange"]
-        sheet = ss.sheet_by_id(g.get("sheetId", 0))
-        return [a1.format_range(sheet.title, g.get("startRowIndex") or 0, g.get("endRowIndex", sheet.row_count),
-                                g.get("startColumnIndex") or 0, g.get("endColumnIndex", sheet.col_count))]
-    out = []
-    for found in search_metadata(ss, [flt]):
-        loc = found["developerMetadata"]["location"]
-        dr = loc.get("dimensionRange")
-        if dr:
-            sheet = ss.sheet_by_id(dr.get("sheetId", 0))
-            if dr["dimension"] == "ROWS":
-                out.append(a1.format_range(sheet.title, dr["startIndex"], dr["endIndex"], 0, sheet.col_count))
-            else:
-                out.append(a1.format_range(sheet.title, 0, sheet.row_count, dr["startIndex"], dr["endIndex"]))
-        elif loc["locationType"] == "SHEET":
-            sheet = ss.sheet_by_id(loc["sheetId"])
-            out.append(a1.quote_title(sheet.title))
-    return out
-
-
-def _delete_developer_metadata(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    found = search_metadata(ctx.ss, [req.get("dataFilter") or {}])
-    for item in found:
-        del ctx.ss.developer_metadata[item["developerMetadata"]["metadataId"]]
-    return {"deleteDeveloperMetadata": {"deletedDeveloperMetadata": [f["developerMetadata"] for f in found]}
-            if found else {}}
-
-
-def _update_developer_metadata(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    found = search_metadata(ctx.ss, req.get("dataFilters") or [])
-    new = req.get("developerMetadata") or {}
-    out = []
-    for item in found:
-        stored = ctx.ss.developer_metadata[item["developerMetadata"]["metadataId"]]
-        for path in fieldmask.split_update_paths(req.get("fields", "")):
-            key = path[0]
-            if key == "location" and new.get("location"):
-                stored["location"] = _md_location(ctx, new["location"])
-            elif key in ("metadataKey", "metadataValue", "visibility") and key in new:
-                stored[key] = new[key]
-        out.append(deep_copy(stored))
-    return {"updateDeveloperMetadata": {"developerMetadata": out}}
-
-
-def copy_spreadsheet(state: EmulatorState, src: Spreadsheet, title: str, owner: str | None) -> Spreadsheet:
-    new = state.create_spreadsheet(title, owner=owner)
-    keep_id = new.id
-    new.__dict__.update(copy.deepcopy({k: v for k, v in src.__dict__.items() if k not in ("id", "owner")}))
-    new.id, new.owner = keep_id, owner
-    new.props["title"] = title
-    new.permissions = []
-    return new
-
 
 KINDS: dict[str, Callable[[Ctx, dict[str, Any]], dict[str, Any]]] = {
     "addSheet": _add_sheet,
@@ -937,9 +587,9 @@ KINDS: dict[str, Callable[[Ctx, dict[str, Any]], dict[str, Any]]] = {
     "updateCells": _update_cells,
     "repeatCell": _repeat_cell,
     "setDataValidation": _set_data_validation,
-    "addConditionalFormatRule": _add_conditional_format,
-    "updateConditionalFormatRule": _update_conditional_format,
-    "deleteConditionalFormatRule": _delete_conditional_format,
+    "addConditionalFormatRule": metadata.add_conditional_format,
+    "updateConditionalFormatRule": metadata.update_conditional_format,
+    "deleteConditionalFormatRule": metadata.delete_conditional_format,
     "appendDimension": _append_dimension,
     "insertDimension": _insert_dimension,
     "deleteDimension": _delete_dimension,
@@ -947,19 +597,19 @@ KINDS: dict[str, Callable[[Ctx, dict[str, Any]], dict[str, Any]]] = {
     "autoResizeDimensions": _auto_resize,
     "addDimensionGroup": lambda ctx, req: _dimension_group(ctx, req, True),
     "deleteDimensionGroup": lambda ctx, req: _dimension_group(ctx, req, False),
-    "setBasicFilter": _set_basic_filter,
-    "clearBasicFilter": _clear_basic_filter,
+    "setBasicFilter": metadata.set_basic_filter,
+    "clearBasicFilter": metadata.clear_basic_filter,
     "sortRange": _sort_range,
     "copyPaste": lambda ctx, req: _paste(ctx, req, False),
     "cutPaste": lambda ctx, req: _paste(ctx, req, True),
     "mergeCells": _merge_cells,
     "unmergeCells": _unmerge_cells,
-    "addNamedRange": _add_named_range,
-    "updateNamedRange": _update_named_range,
-    "deleteNamedRange": _delete_named_range,
-    "addProtectedRange": _add_protected_range,
-    "deleteProtectedRange": _delete_protected_range,
-    "createDeveloperMetadata": _create_developer_metadata,
-    "updateDeveloperMetadata": _update_developer_metadata,
-    "deleteDeveloperMetadata": _delete_developer_metadata,
+    "addNamedRange": metadata.add_named_range,
+    "updateNamedRange": metadata.update_named_range,
+    "deleteNamedRange": metadata.delete_named_range,
+    "addProtectedRange": metadata.add_protected_range,
+    "deleteProtectedRange": metadata.delete_protected_range,
+    "createDeveloperMetadata": metadata.create_developer_metadata,
+    "updateDeveloperMetadata": metadata.update_developer_metadata,
+    "deleteDeveloperMetadata": metadata.delete_developer_metadata,
 }

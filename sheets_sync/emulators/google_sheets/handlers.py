@@ -187,7 +187,8 @@ def _write_values(ss: Spreadsheet, text: str, body: dict[str, Any], input_option
         limit_c = (grid.end_col - sc) if grid.end_col is not None else None
         target = a1.format_range(sheet.title, sr, er, sc, ec)
         if limit_r is not None and n_rows > limit_r:
-            raise bad_request(f"Requested writing within range [{target}], but tried writing to row [{sr + limit_r + 1}]")
+            raise bad_request(f"Requested writing within range [{target}], but tried writing to row "
+                              f"[{sr + limit_r + 1}]")
         if limit_c is not None and n_cols > limit_c:
             raise bad_request(f"Requested writing within range [{target}], but tried writing to column "
                               f"[{a1.col_to_letters(sc + limit_c)}]")
@@ -292,7 +293,8 @@ def values_batch_update(call: Call) -> Reply:
     return Reply(body=out)
 
 
-def _table_for_append(sheet: Sheet, sr: int, er: int, sc: int, ec: int, whole: bool) -> tuple[int, int, int, int] | None:
+def _table_for_append(sheet: Sheet, sr: int, er: int, sc: int, ec: int,
+                      whole: bool) -> tuple[int, int, int, int] | None:
     """Find the "table" values.append appends to (Google's heuristics, approximated)."""
     def filled(r: int, c: int) -> bool:
         cell = sheet.cell(r, c)

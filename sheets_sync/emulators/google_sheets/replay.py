@@ -106,7 +106,7 @@ def _walk_learn(rec: Any, act: Any, ids: dict[Any, Any]) -> None:
             else:
                 _walk_learn(rv, av, ids)
     elif isinstance(rec, list) and isinstance(act, list):
-        for rv, av in zip(rec, act):
+        for rv, av in zip(rec, act, strict=False):
             _walk_learn(rv, av, ids)
 
 
@@ -150,7 +150,7 @@ def first_difference(rec: Any, act: Any, path: str = "$") -> str | None:
     if isinstance(rec, list) and isinstance(act, list):
         if len(rec) != len(act):
             return f"{path} length {len(act)} != recorded {len(rec)}"
-        for i, (r, a) in enumerate(zip(rec, act)):
+        for i, (r, a) in enumerate(zip(rec, act, strict=True)):
             diff = first_difference(r, a, f"{path}[{i}]")
             if diff:
                 return diff
@@ -173,7 +173,7 @@ def _is_drive_create(it: dict[str, Any]) -> bool:
 def _episode_seeds(interactions: list[dict[str, Any]], created: set[str]) -> dict[int, dict[str, tuple]]:
     """Episode start index -> files to seed: those the episode's first unfiltered Drive list shows."""
     starts = [i for i, it in enumerate(interactions) if _is_drive_create(it)] or [0]
-    bounds = list(zip(starts, starts[1:] + [len(interactions)]))
+    bounds = list(zip(starts, starts[1:] + [len(interactions)], strict=True))
     seeds: dict[int, dict[str, tuple]] = {}
     for start, end in bounds:
         for it in interactions[start:end]:

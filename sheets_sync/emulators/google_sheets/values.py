@@ -135,7 +135,8 @@ def parse_user_entered(raw: Any, locale: str = "en_US") -> tuple[str | None, Any
         return "n", as_json_number(value), {"type": "NUMBER", "pattern": pattern}
     date = _parse_date(stripped, locale)
     if date is not None:
-        return "n", to_serial(date[0]), {"type": "DATE_TIME" if date[0].time() != _dt.time() else "DATE", "pattern": date[1]}
+        kind = "DATE_TIME" if date[0].time() != _dt.time() else "DATE"
+        return "n", to_serial(date[0]), {"type": kind, "pattern": date[1]}
     if stripped.startswith("+") and len(stripped) > 1:
         return "f", "=" + stripped, None
     return "s", text, None
@@ -224,7 +225,7 @@ def general_number(v: float | int, locale: str = "en_US") -> str:
     return s.replace(".", dec) if dec != "." else s
 
 
-_DATE_TOKEN_RE = re.compile(r"yyyy|yy|mmmm|mmm|mm|m|dddd|ddd|dd|d|hh|h|ss|s|am/pm|a/p", re.I)
+_DATE_TOKEN_RE = re.compile(r"yyyy|yy|mmmm|mmm|mm|m|dddd|ddd|dd|d|hh|h|ss|s|am/pm|a/p", re.IGNORECASE)
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"]
 _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -320,7 +321,7 @@ def format_with_pattern(v: float, number_format: dict, locale: str = "en_US") ->
     ntype = number_format.get("type", "NUMBER")
     pattern = number_format.get("pattern") or ""
     if ntype in ("DATE", "TIME", "DATE_TIME") or (
-        pattern and re.search(r"[yd]|h+:|:s", pattern, re.I) and not re.search(r"[#0]", pattern)
+        pattern and re.search(r"[yd]|h+:|:s", pattern, re.IGNORECASE) and not re.search(r"[#0]", pattern)
     ):
         if not pattern:
             pattern = {"DATE": "yyyy-mm-dd", "TIME": "h:mm:ss", "DATE_TIME": "yyyy-mm-dd h:mm:ss"}[ntype]
