@@ -146,3 +146,16 @@ def test_developer_metadata_follows_rows(emulator: EmulatorServer, sh: Any) -> N
     assert (row_of("c3"), row_of("c1")) == (1, 3)
     emulator.state.owner_delete_rows(sh.id, "Sheet1", 1)
     assert sorted(m["metadataValue"] for m in search({"metadataKey": "client"})) == ["c1", "c2"]
+
+
+def test_failed_batch_leaves_cells_and_grid_untouched(emulator: EmulatorServer, sh: Any) -> None:
+    sh.sheet1.update([["a", "b"]], "A1")
+    with pytest.raises(gspread.exceptions.APIError):
+        sh.batch_update({"requests": [
+            {"repeatCell": {"range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1},
+                            "cell": {"userEnteredValue": {"stringValue": "Z"}}, "fields": "userEnteredValue"}},
+            {"insertDimension": {"range": {"sheetId": 0, "dimension": "ROWS", "startIndex": 0, "endIndex": 2}}},
+            {"deleteSheet": {"sheetId": 0}},
+        ]})
+    assert sh.sheet1.get_all_values() == [["a", "b"]]
+    assert _meta(sh)["sheets"][0]["properties"]["gridProperties"]["rowCount"] == 1000

@@ -107,3 +107,16 @@ def test_control_endpoint_sets_faults_and_reads_the_log(emulator: EmulatorServer
     assert log[-1]["status"] == 429 and log[-1]["fault"] == "429"
     assert requests.delete(base + "/faults", timeout=5).json()["faults"] == []
     assert requests.delete(base + "/log", timeout=5).json()["requests"] == []
+
+
+def test_per_minute_quota_with_an_injected_clock(emulator: EmulatorServer, ws: Any) -> None:
+    now = [1000.0]
+    emulator.state.clock = lambda: now[0]
+    emulator.state.quota_per_minute = 2
+    ws.get("A1")
+    ws.get("A1")
+    with pytest.raises(gspread.exceptions.APIError) as err:
+        ws.get("A1")
+    assert err.value.code == 429
+    now[0] += 61
+    assert ws.get("A1") == [["id"]]

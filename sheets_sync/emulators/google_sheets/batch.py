@@ -2,8 +2,8 @@
 
 Each ``_kind(ctx, req)`` mutates the spreadsheet and returns the reply (``{}`` when the
 real API sends an empty reply). The batch is all-or-nothing like Google's: the
-spreadsheet is snapshotted first and restored if any request fails (skipped for very
-large spreadsheets, see README).
+spreadsheet's structure is snapshotted first (row dicts copied, Cell objects shared and
+copied on first write during the batch) and restored if any request fails.
 """
 
 from __future__ import annotations
@@ -23,15 +23,35 @@ from .values import Cell
 
 __all__ = ["batch_update", "copy_spreadsheet", "insert_dimension", "metadata_ranges", "search_metadata"]
 
-SNAPSHOT_MAX_CELLS = 200_000
+_SHEET_FIELDS = ("props", "row_meta", "col_meta", "merges", "conditional_formats", "basic_filter",
+                 "protected_ranges", "row_groups", "column_groups", "locale")
+
+
+def _snapshot(ss: Spreadsheet) -> dict[str, Any]:
+    sheets = []
+    for sheet in ss.sheets:
+        saved = {name: copy.deepcopy(getattr(sheet, name)) for name in _SHEET_FIELDS}
+        saved["rows"] = {r: dict(row) for r, row in sheet.rows.items()}
+        sheets.append((sheet, saved))
+        sheet.fresh = set()  # copy-on-write for the cells this batch touches
+    return {"sheets": sheets, "order": list(ss.sheets), "props": copy.deepcopy(ss.props),
+            "named_ranges": copy.deepcopy(ss.named_ranges),
+            "developer_metadata": copy.deepcopy(ss.developer_metadata)}
+
+
+def _restore(ss: Spreadsheet, snap: dict[str, Any]) -> None:
+    ss.sheets = snap["order"]
+    ss.props, ss.named_ranges, ss.developer_metadata = snap["props"], snap["named_ranges"], snap["developer_metadata"]
+    for sheet, saved in snap["sheets"]:
+        for name, value in saved.items():
+            setattr(sheet, name, value)
 
 
 def batch_update(state: EmulatorState, ss: Spreadsheet, body: dict[str, Any]) -> dict[str, Any]:
     requests = body.get("requests")
     if not isinstance(requests, list) or not requests:
         raise bad_request("Must specify at least one request.")
-    stored = sum(len(row) for sheet in ss.sheets for row in sheet.rows.values())
-    snapshot = copy.deepcopy(ss.__dict__) if stored <= SNAPSHOT_MAX_CELLS else None
+    snapshot = _snapshot(ss)
     ctx = Ctx(state, ss)
     replies = []
     try:
@@ -52,9 +72,11 @@ def batch_update(state: EmulatorState, ss: Spreadsheet, body: dict[str, Any]) ->
             except (KeyError, TypeError, ValueError, IndexError) as err:
                 raise bad_request(f"Invalid requests[{i}].{kind}: {type(err).__name__}: {err}") from None
     except ApiError:
-        if snapshot is not None:
-            ss.__dict__.update(snapshot)
+        _restore(ss, snapshot)
         raise
+    finally:
+        for sheet in ss.sheets:
+            sheet.fresh = None
     ss.touch()
     out: dict[str, Any] = {"spreadsheetId": ss.id, "replies": replies}
     if body.get("includeSpreadsheetInResponse"):
@@ -564,7 +586,7 @@ def _merge_cells(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
         for r in range(r0, r1):
             for c in range(c0, c1):
                 if (r, c) != (r0, c0) and sheet.cell(r, c) is not None:
-                    cell = sheet.cell(r, c)
+                    cell = sheet.cell_for_write(r, c)
                     cell.kind = cell.value = None
                     sheet.drop_if_blank(r, c)
     return {}

@@ -166,6 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
             if action != "oauth.token":
                 email = auth.caller(state, headers.get("authorization"))
             call = Call(state, method, raw_path, params, query, body, headers, email)
+            if action != "oauth.token" and state.quota_exceeded(email):
+                raise ApiError(429, RATE_LIMIT_MESSAGE)
             if action in routes.WRITE_ACTIONS:
                 with state.lock:
                     hook, state.before_next_write = state.before_next_write, None

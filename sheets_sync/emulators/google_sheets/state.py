@@ -13,6 +13,7 @@ import random
 import re
 import string
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +110,9 @@ class Sheet:
         self.row_groups: list[dict[str, Any]] = []
         self.column_groups: list[dict[str, Any]] = []
         self.locale = "en_US"
+        # During a batchUpdate: ids of the cells created or copied by it (copy-on-write, so the
+        # snapshot taken before the batch keeps the original Cell objects intact).
+        self.fresh: set[int] | None = None
 
     # -- geometry
     @property
@@ -153,6 +157,11 @@ class Sheet:
         cell = row.get(c)
         if cell is None:
             cell = row[c] = Cell()
+            if self.fresh is not None:
+                self.fresh.add(id(cell))
+        elif self.fresh is not None and id(cell) not in self.fresh:
+            cell = row[c] = cell.copy()
+            self.fresh.add(id(cell))
         return cell
 
     def drop_if_blank(self, r: int, c: int) -> None:
@@ -488,6 +497,10 @@ class EmulatorState:
             self.before_next_write: Callable[[EmulatorState], Any] | None = None
             self.before_next_request: Callable[[EmulatorState], Any] | None = None
             self.token_requests = 0
+            # Optional per-minute quota per caller (Google: 60 per user, 300 per project).
+            self.quota_per_minute: int | None = None
+            self.clock: Callable[[], float] = time.monotonic
+            self._quota_hits: dict[str, list[float]] = {}
 
     # -- ids
     def new_spreadsheet_id(self) -> str:
@@ -512,7 +525,6 @@ class EmulatorState:
 
     def issue_token(self, email: str | None, lifetime: int = 3600) -> str:
         import secrets
-        import time
 
         token = "ya29.emu-" + secrets.token_urlsafe(32)
         with self.lock:
@@ -525,12 +537,23 @@ class EmulatorState:
             self.tokens.clear()
 
     def email_for_token(self, token: str) -> tuple[bool, str | None]:
-        import time
-
         entry = self.tokens.get(token)
         if entry is None or entry[1] < time.time():
             return False, None
         return True, entry[0]
+
+    def quota_exceeded(self, caller: str | None) -> bool:
+        """Count one API request against ``quota_per_minute``; True when it is over the limit."""
+        if not self.quota_per_minute:
+            return False
+        with self.lock:
+            now = self.clock()
+            hits = [t for t in self._quota_hits.get(caller or "", []) if now - t < 60]
+            over = len(hits) >= self.quota_per_minute
+            if not over:
+                hits.append(now)
+            self._quota_hits[caller or ""] = hits
+            return over
 
     # -- log
     def clear_log(self) -> None:
