@@ -89,6 +89,7 @@ class AmoCrm:
     def fetch(self) -> pd.DataFrame:
         keys = list(dict.fromkeys([self.settings.id_field, *self.settings.fields,
                                    self.category_key]))
+        self.custom_fields(refresh=True)  # a pass starts from the account's current fields
         resolved: dict[str, dict[str, Any] | None] = {}
         for key in keys:
             if key in STANDARD:

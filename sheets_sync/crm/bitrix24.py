@@ -114,7 +114,7 @@ class Bitrix24Crm:
 
     # -- fetch ------------------------------------------------------------------------
     def fetch(self) -> pd.DataFrame:
-        fields = self.fields()
+        fields = self.fields(refresh=True)
         keys = list(dict.fromkeys([self.settings.id_field, *self.settings.fields,
                                    self.category_key]))
         missing = [k for k in keys if k not in fields and k != self.category_key]

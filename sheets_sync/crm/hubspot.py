@@ -73,7 +73,7 @@ class HubSpotCrm:
 
     # -- fetch ------------------------------------------------------------------------
     def fetch(self) -> pd.DataFrame:
-        props = self.properties()
+        props = self.properties(refresh=True)
         keys = list(dict.fromkeys([self.settings.id_field, *self.settings.fields,
                                    self.category_key]))
         missing = [k for k in keys if k not in props and k not in ID_KEYS

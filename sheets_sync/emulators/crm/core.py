@@ -181,7 +181,11 @@ class Faults:
             return self._hooks.pop(number, None)
 
     def take(self, request: Request) -> list[_Rule]:
-        """The rules that fire for this request (each consumes one of its ``times``)."""
+        """The rules that fire for this request (each consumes one of its ``times``).
+
+        Slow rules add up; the first failing or dropping rule ends the list, so rules queued
+        one after another fail successive requests in the order they were added.
+        """
         fired = []
         with self._lock:
             for rule in self._rules:
@@ -192,6 +196,8 @@ class Faults:
                     continue
                 rule.times -= 1
                 fired.append(rule)
+                if rule.kind != "slow":
+                    break  # one failure per request; the next rule waits for the next one
             self._rules = [r for r in self._rules if r.times > 0]
         return fired
 

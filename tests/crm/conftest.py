@@ -1,0 +1,81 @@
+"""One emulator server per vendor for the session, a fresh state and fast limits per test.
+
+Rate-limit windows are shrunk 10-100 times (the same requests-per-window ratio the vendors
+document, over a short window) so pacing and limiters are exercised without long sleeps.
+Retries back off for milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sheets_sync.crm.base import CrmSettings
+from sheets_sync.emulators.crm import AmoCrmApp, Bitrix24App, EmulatorServer, HubSpotApp
+
+FAST_RETRY = {"backoff": 0.005, "backoff_max": 0.05, "max_attempts": 4, "retry_budget": 5,
+              "timeout": 5}
+
+
+@pytest.fixture(scope="session")
+def amocrm_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(AmoCrmApp()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def bitrix24_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(Bitrix24App()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def hubspot_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(HubSpotApp()) as server:
+        yield server
+
+
+@pytest.fixture
+def amo(amocrm_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> AmoCrmApp:
+    app = amocrm_server.app
+    assert isinstance(app, AmoCrmApp)
+    app.reset()
+    app.limiter.configure(limit=7, window=0.1, enabled=True)  # 7 per 1 s, 10x faster
+    app.base_url = amocrm_server.base_url  # type: ignore[attr-defined]
+    monkeypatch.setenv("AMOCRM_TOKEN", app.state.token)
+    return app
+
+
+@pytest.fixture
+def b24(bitrix24_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Bitrix24App:
+    app = bitrix24_server.app
+    assert isinstance(app, Bitrix24App)
+    app.reset()
+    app.bucket.configure(capacity=50, rate=200.0, enabled=True)  # 50 draining 2/s, 100x
+    app.operation.configure(budget=480.0, window=600.0, enabled=True)
+    app.base_url = bitrix24_server.base_url  # type: ignore[attr-defined]
+    monkeypatch.setenv("BITRIX24_WEBHOOK", app.state.code)
+    return app
+
+
+@pytest.fixture
+def hub(hubspot_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> HubSpotApp:
+    app = hubspot_server.app
+    assert isinstance(app, HubSpotApp)
+    app.reset()
+    app.limiter.configure(limit=100, window=0.1, enabled=True)  # 100 per 10 s, 100x
+    app.base_url = hubspot_server.base_url  # type: ignore[attr-defined]
+    monkeypatch.setenv("HUBSPOT_TOKEN", app.state.token)
+    return app
+
+
+def settings(kind: str, fields: dict[str, str], category_field: str, base_dir: Path | None = None,
+             **options: Any) -> CrmSettings:
+    """CrmSettings as the config loader builds them (``fields``: canonical -> CRM key)."""
+    opts = {**FAST_RETRY, "category_field": category_field, **options}
+    return CrmSettings(kind=kind, options=opts, base_dir=base_dir or Path("."),
+                       id_field=fields.get("id", "id"), category_field=category_field,
+                       fields=tuple(dict.fromkeys(fields.values())))
