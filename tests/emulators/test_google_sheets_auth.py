@@ -100,3 +100,14 @@ def test_missing_spreadsheet_is_404_and_redirect_refuses_non_loopback(gc: Any) -
 def test_service_account_json_on_disk_round_trip(sa_file: Path) -> None:
     info = json.loads(sa_file.read_text(encoding="utf-8"))
     assert info["client_email"] == SA_EMAIL and info["token_uri"].endswith("/token")
+
+
+def test_standalone_mode_accepts_unregistered_service_accounts(emulator: EmulatorServer,
+                                                               other_rsa_keys: tuple[str, str]) -> None:
+    emulator.state.accept_any_token = True
+    info = service_account_info("anyone@demo.iam.gserviceaccount.com", other_rsa_keys[0],
+                                "https://oauth2.googleapis.com/token")  # Google's URL: redirected too
+    creds = Credentials.from_service_account_info(info, scopes=SCOPES)
+    gc = gspread.Client(auth=creds, session=emulator_session(emulator.base_url, creds))
+    assert gc.create("Try it").title == "Try it"
+    assert emulator.state.token_requests == 1

@@ -8,7 +8,10 @@ The token endpoint implements the two grants google-auth uses:
 * ``refresh_token`` (OAuth user tokens, gspread's ``oauth()``): the refresh token must
   have been registered with ``state.register_refresh_token(token, email)``.
 
-Errors use Google's OAuth error bodies (``{"error": "invalid_grant", ...}``, HTTP 400).
+With ``state.accept_any_token`` (the standalone default) assertions from accounts that were
+never registered, and any refresh token, are accepted without verification, so an integrator can
+try a config with any service-account JSON. Errors use Google's OAuth error bodies
+(``{"error": "invalid_grant", ...}``, HTTP 400).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ def verify_jwt(state: EmulatorState, assertion: str) -> tuple[str | None, dict[s
     email = claims.get("iss") or ""
     account = state.service_accounts.get(email)
     if account is None:
+        if state.accept_any_token and email:
+            return email, claims  # standalone mode: unknown accounts are trusted unverified
         return None, "Invalid grant: account not found"
     try:
         key = serialization.load_pem_public_key(account.public_key_pem)
@@ -89,6 +94,8 @@ def token_endpoint(state: EmulatorState, body: bytes, content_type: str) -> tupl
         return 200, {"access_token": token, "expires_in": MAX_LIFETIME - 1, "token_type": "Bearer"}
     if grant == "refresh_token":
         email = state.refresh_tokens.get(form.get("refresh_token", ""))
+        if email is None and state.accept_any_token and form.get("refresh_token"):
+            email = "oauth-user@example.com"
         if email is None:
             return _grant_error("Token has been expired or revoked.")
         token = state.issue_token(email, MAX_LIFETIME)
