@@ -21,7 +21,8 @@ from .table import ParseOptions
 DEFAULT_NAME = "sheets-sync.toml"
 _TOP = {"rules", "state", "crm", "sheet", "fields", "parsing"}
 _SHEET = {"workbook", "google", "clients_tab", "history_tab", "headers", "credentials",
-          "credentials_env", "endpoint", "live_formulas"}
+          "credentials_env", "endpoint", "live_formulas", "requests_per_minute", "retry_budget",
+          "retry_base_delay", "timeout"}
 
 
 @dataclass(frozen=True)

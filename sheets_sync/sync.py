@@ -34,6 +34,7 @@ from .layout import (
     same,
     snapshot_text,
 )
+from .parsing import ParseError, parse_date
 from .rules import RuleSet, load_rules
 from .sheets import SheetBackend, open_sheet
 from .sheets.base import ColumnSpec, TabWrite, WriteBatch
@@ -264,6 +265,16 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) ->
     return summary
 
 
+def _from_sheet(value: Any, kind: str) -> Any:
+    """A sheet value as we compare it: a Google serial number in a date column is a date."""
+    if kind == "date" and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return parse_date(value)
+        except ParseError:
+            return value
+    return value
+
+
 def _owner_value(sheet: ClientsGrid, client_id: str, column: str) -> Any:
     value = sheet.value(client_id, column)
     if value is None:
@@ -376,7 +387,7 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
                 continue
             col = positions[spec.name]
             want = _desired(row, spec, raw_values, when)
-            have = sheet.value(cid, spec.name) if spec.name in sheet.positions else None
+            have = _from_sheet(sheet.value(cid, spec.name), spec.kind) if spec.name in sheet.positions else None
             if spec.role == "crm":
                 new_snapshot[(cid, spec.name)] = snapshot_text(want)
                 before = snapshot.get((cid, spec.name))

@@ -1,0 +1,403 @@
+"""A shared Google Sheet as the sheet, through gspread's HTTP client.
+
+Request budget of one sync (planned, not only reacted to):
+
+* read: **one** ``values:batchGet`` of every tab we use (unformatted values, serial dates), plus
+  one metadata request only when a tab is missing;
+* write: one ``values.get`` of the id column right before writing (the guard: if an owner sorted,
+  inserted or deleted rows meanwhile, nothing is written and the sync plans again); **one**
+  ``values:batchUpdate`` of the changed cells (split into parts, each complete on its own, under
+  Google's 2 MB guidance); the same ``values.get`` once more (an edit that slipped between the
+  check and the write is caught before anything is appended, and the next pass repairs the
+  rows); one ``values:append`` per tab with new rows; and one ``spreadsheets:batchUpdate`` only
+  when the layout must be made (a new tab, new columns, new rules): frozen header, filter,
+  number formats, colours, the dropdown, header notes.
+
+A no-op sync is one request; a steady-state sync four (read, check, write, check). Developer
+metadata on rows was weighed as the binding and left out: it costs one entry per client (Google
+limits the total size of developer metadata), and a sort moves values within a range rather
+than rows; the id column itself, checked before and after each write, is the binding.
+
+Text is written RAW, so a company named ``=HYPERLINK(...)`` or ``+7 495...`` stays text; numbers
+and dates go in as numbers with number formats, so they show in the spreadsheet's own locale
+and stay sortable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import requests
+from google.auth.transport.requests import AuthorizedSession, Request
+from gspread.exceptions import APIError
+from gspread.utils import rowcol_to_a1
+
+from ..config import SheetSettings
+from ..errors import ConcurrentEditError, ConfigError, SheetError
+from .base import Grid, Layout, TabWrite, WriteBatch
+from .google_auth import PacedHTTPClient, check_endpoint, load_credentials
+
+MAX_CELLS = 10_000_000
+MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
+EPOCH = date(1899, 12, 30)
+_KEY = re.compile(r"/spreadsheets/d/([a-zA-Z0-9-_]+)")
+NUMBER_FORMATS = {
+    "money": {"type": "NUMBER", "pattern": "#,##0.00"},
+    "number": {"type": "NUMBER", "pattern": "0.##"},
+    "count": {"type": "NUMBER", "pattern": "0"},
+    "percent": {"type": "NUMBER", "pattern": "0.0"},
+    "date": {"type": "DATE"},
+    "datetime": {"type": "DATE_TIME"},
+}
+
+
+def spreadsheet_key(text: str) -> str:
+    """The key of a spreadsheet given as a key or as its URL."""
+    m = _KEY.search(text)
+    key = m.group(1) if m else text.strip()
+    if not re.fullmatch(r"[a-zA-Z0-9-_]{10,}", key):
+        raise ConfigError(f"[sheet] google = {text!r} is neither a spreadsheet key nor its URL "
+                          "(https://docs.google.com/spreadsheets/d/KEY/edit).")
+    return key
+
+
+def quote_tab(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def to_cell(value: Any) -> Any:
+    """A Python value as a RAW cell value: dates as serial numbers, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        delta = value - datetime(1899, 12, 30)
+        return delta.days + delta.seconds / 86400
+    if isinstance(value, date):
+        return (value - EPOCH).days
+    return value
+
+
+class GoogleSheet:
+    """A :class:`~sheets_sync.sheets.base.SheetBackend` over a Google spreadsheet."""
+
+    def __init__(self, settings: SheetSettings) -> None:
+        opts = settings.options
+        self.key = spreadsheet_key(settings.target)
+        loaded = load_credentials(opts, settings.base_dir)
+        self.email = loaded.email
+        self.credentials_file = loaded.path
+        endpoint = check_endpoint(str(opts["endpoint"])) if opts.get("endpoint") else None
+        refresh = requests.Session()
+        if endpoint:
+            from ..emulators.google_sheets.client import mount_redirect
+
+            mount_redirect(refresh, endpoint)
+        session = AuthorizedSession(loaded.credentials, auth_request=Request(refresh))
+        if endpoint:
+            mount_redirect(session, endpoint)
+        self.http = PacedHTTPClient(
+            loaded.credentials, session, per_minute=int(opts.get("requests_per_minute", 60)),
+            budget=float(opts.get("retry_budget", 120)), base_delay=float(opts.get("retry_base_delay", 1.0)))
+        self.http.set_timeout(float(opts.get("timeout", 60)))
+        self.where = f"Google spreadsheet {self.key}"
+        self._meta: dict[str, Any] | None = None
+        self._grids: dict[str, Grid | None] = {}
+
+    # -- errors
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from google.auth.exceptions import GoogleAuthError
+
+        try:
+            return fn(*args, **kwargs)
+        except APIError as exc:
+            raise self._explain(exc) from exc
+        except GoogleAuthError as exc:
+            raise ConfigError(f"Google refused the credentials in {self.credentials_file}: "
+                              f"{_first_line(exc)}. Check that the key is current (not deleted in the "
+                              "Google Cloud console).") from None
+
+    def _explain(self, exc: APIError) -> Exception:
+        code = exc.code
+        message = str(exc.error.get("message", ""))[:300]
+        if code == 403:
+            who = f"the service account {self.email}" if self.email else "this Google account"
+            return ConfigError(f"{self.where}: {who} has no access ({message}). Share the spreadsheet "
+                               f"with {self.email or 'the account'} as Editor.")
+        if code == 404:
+            return ConfigError(f"{self.where} was not found. Check [sheet] google in the config.")
+        if code == 401:
+            return ConfigError(f"{self.where}: Google refused the credentials in {self.credentials_file}.")
+        return SheetError(f"{self.where}: HTTP {code}: {message}")
+
+    # -- metadata
+    def metadata(self, refresh: bool = False) -> dict[str, Any]:
+        if self._meta is None or refresh:
+            fields = ("properties(title,locale),sheets(properties(sheetId,title,index,"
+                      "gridProperties(rowCount,columnCount)),conditionalFormats)")
+            self._meta = self._call(self.http.fetch_sheet_metadata, self.key, params={"fields": fields})
+        return self._meta
+
+    def _sheet(self, title: str) -> dict[str, Any] | None:
+        for sheet in self.metadata().get("sheets", []):
+            if sheet["properties"]["title"] == title:
+                return sheet
+        return None
+
+    # -- read
+    def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]:
+        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
+                  "majorDimension": "ROWS"}
+        self._meta = None
+        try:
+            wanted = list(tabs)
+            reply = self.http.values_batch_get(self.key, [quote_tab(t) for t in wanted], params=params)
+        except APIError as exc:
+            if exc.code != 400:
+                raise self._explain(exc) from exc
+            existing = {s["properties"]["title"] for s in self.metadata().get("sheets", [])}
+            wanted = [t for t in tabs if t in existing]
+            reply = self._call(self.http.values_batch_get, self.key, [quote_tab(t) for t in wanted],
+                               params=params) if wanted else {"valueRanges": []}
+        out: dict[str, Grid | None] = dict.fromkeys(tabs)
+        for tab, vr in zip(wanted, reply.get("valueRanges", []), strict=False):
+            out[tab] = [list(row) for row in vr.get("values", [])]
+        self._grids = out
+        return out
+
+    # -- write
+    def write(self, batch: WriteBatch) -> None:
+        if batch.empty:
+            return
+        # the grid sizes are needed to make tabs and columns, and to check the cell limit before
+        # appending many rows; a few History rows are not worth a request (an append over the
+        # limit fails whole, and the rows are appended at the next run)
+        appended = sum(len(t.appends) * max(len(t.header), 1) for t in batch.tabs)
+        needs_meta = appended > 2_000 or any(t.created or t.new_columns or t.layout is not None for t in batch.tabs)
+        if needs_meta:
+            self.metadata(refresh=True)
+            self._check_cell_limit(batch)
+        self._check_guards(batch)
+        structural = []
+        for tw in batch.tabs:
+            if tw.created and self._sheet(tw.tab) is None:
+                structural.append({"addSheet": {"properties": {"title": tw.tab, "gridProperties": {
+                    "rowCount": max(1000, len(tw.appends) + 1), "columnCount": max(26, len(tw.header))}}}})
+            elif tw.new_columns:
+                sheet = self._sheet(tw.tab)
+                if sheet is not None:
+                    have = sheet["properties"]["gridProperties"].get("columnCount", 26)
+                    if len(tw.header) > have:
+                        structural.append({"appendDimension": {"sheetId": sheet["properties"]["sheetId"],
+                                                               "dimension": "COLUMNS",
+                                                               "length": len(tw.header) - have}})
+        if structural:
+            self._call(self.http.batch_update, self.key, {"requests": structural})
+            self.metadata(refresh=True)
+        data = list(self._value_ranges(batch))
+        for part in _split(data):
+            self._call(self.http.values_batch_update, self.key,
+                       {"valueInputOption": "RAW", "data": part})
+        if data:
+            # and once more after writing: an owner who sorted between our check and our write
+            # is caught here, before anything is appended; the sync plans again, and that pass
+            # puts every computed cell back into its client's row
+            self._check_guards(batch)
+        for tw in batch.tabs:
+            if tw.appends:
+                width = len(tw.header)
+                rows = [[to_cell(v) for v in (row + [None] * (width - len(row)))[:width]] for row in tw.appends]
+                for chunk in _split_rows(rows):
+                    self._call(self.http.values_append, self.key, f"{quote_tab(tw.tab)}!A1",
+                               params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                               body={"values": chunk, "majorDimension": "ROWS"})
+        formatting = []
+        for tw in batch.tabs:
+            formatting += self._layout_requests(tw)
+        if formatting:
+            self._call(self.http.batch_update, self.key, {"requests": formatting})
+
+    def _check_cell_limit(self, batch: WriteBatch) -> None:
+        total = sum(s["properties"]["gridProperties"].get("rowCount", 0) *
+                    s["properties"]["gridProperties"].get("columnCount", 0)
+                    for s in self.metadata().get("sheets", []))
+        extra = 0
+        for tw in batch.tabs:
+            sheet = self._sheet(tw.tab)
+            cols = max(len(tw.header), 26)
+            if sheet is None:
+                extra += max(1000, len(tw.appends) + 1) * cols
+            else:
+                grid = sheet["properties"]["gridProperties"]
+                extra += len(tw.appends) * max(grid.get("columnCount", 26), cols)
+                extra += max(0, len(tw.header) - grid.get("columnCount", 26)) * grid.get("rowCount", 0)
+        if total + extra > MAX_CELLS:
+            raise SheetError(f"{self.where}: this sync would grow the spreadsheet to {total + extra:,} cells, "
+                             f"over Google's limit of {MAX_CELLS:,}. Nothing was written. Delete unused tabs, "
+                             "rows or columns, or move old clients to another spreadsheet.")
+
+    def _check_guards(self, batch: WriteBatch) -> None:
+        for tw in batch.tabs:
+            if tw.guard_col is None or not tw.guard:
+                continue
+            letter = rowcol_to_a1(1, tw.guard_col + 1)[:-1]
+            reply = self._call(self.http.values_get, self.key, f"{quote_tab(tw.tab)}!{letter}:{letter}",
+                               params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "COLUMNS"})
+            column = (reply.get("values") or [[]])[0]
+            for row, expected in tw.guard.items():
+                actual = column[row] if row < len(column) else None
+                if _id_text(actual) != expected:
+                    raise ConcurrentEditError(f"{self.where} tab {tw.tab!r} row {row + 1}: expected client "
+                                              f"{expected}, found {actual!r} (the sheet changed meanwhile)")
+
+    def _value_ranges(self, batch: WriteBatch) -> Iterator[dict[str, Any]]:
+        for tw in batch.tabs:
+            tab = quote_tab(tw.tab)
+            header_cells = list(range(len(tw.header))) if tw.created else tw.new_columns
+            for col in header_cells:
+                yield {"range": f"{tab}!{rowcol_to_a1(1, col + 1)}", "values": [[tw.header[col]]]}
+            by_row: dict[int, dict[int, Any]] = {}
+            for row, col, value in tw.updates:
+                by_row.setdefault(row, {})[col] = value
+            for row, cells in sorted(by_row.items()):
+                for start, values in _runs(cells):
+                    end = rowcol_to_a1(row + 1, start + len(values))
+                    yield {"range": f"{tab}!{rowcol_to_a1(row + 1, start + 1)}:{end}",
+                           "values": [[to_cell(v) for v in values]]}
+
+    def _layout_requests(self, tw: TabWrite) -> list[dict[str, Any]]:
+        """Formatting of a tab: header and number formats when it is new; the full layout (filter,
+        colours, dropdown, notes) when the batch carries one."""
+        if tw.layout is None and not tw.created:
+            return []
+        sheet = self._sheet(tw.tab)
+        if sheet is None:
+            self.metadata(refresh=True)
+            sheet = self._sheet(tw.tab)
+        if sheet is None:
+            return []
+        sid = sheet["properties"]["sheetId"]
+        width = len(tw.header)
+        reqs: list[dict[str, Any]] = [
+            {"updateSheetProperties": {"properties": {"sheetId": sid, "gridProperties": {"frozenRowCount": 1}},
+                                       "fields": "gridProperties.frozenRowCount"}},
+            {"repeatCell": {"range": {"sheetId": sid, "startRowIndex": 0, "endRowIndex": 1,
+                                      "startColumnIndex": 0, "endColumnIndex": width},
+                            "cell": {"userEnteredFormat": {"textFormat": {"bold": True},
+                                                           "backgroundColor": _rgb("#D9E1F2")}},
+                            "fields": "userEnteredFormat(textFormat.bold,backgroundColor)"}},
+        ]
+        for col, kind in tw.kinds.items():
+            if kind in NUMBER_FORMATS:
+                reqs.append({"repeatCell": {"range": _column(sid, col),
+                                            "cell": {"userEnteredFormat": {"numberFormat": NUMBER_FORMATS[kind]}},
+                                            "fields": "userEnteredFormat.numberFormat"}})
+        if tw.layout is None:
+            return reqs
+        layout: Layout = tw.layout
+        reqs.append({"setBasicFilter": {"filter": {"range": {"sheetId": sid, "startRowIndex": 0,
+                                                             "startColumnIndex": 0, "endColumnIndex": width}}}})
+        by_header = {h: i for i, h in enumerate(tw.header)}
+        ours: set[int] = set()
+        for spec in layout.columns:
+            col = by_header.get(spec.header)
+            if col is None:
+                continue
+            if spec.note and (tw.created or col in tw.new_columns):
+                reqs.append({"updateCells": {"range": {"sheetId": sid, "startRowIndex": 0, "endRowIndex": 1,
+                                                       "startColumnIndex": col, "endColumnIndex": col + 1},
+                                             "rows": [{"values": [{"note": spec.note}]}], "fields": "note"}})
+            if spec.name in layout.coloured:
+                ours.add(col)
+                for code, colour in layout.colours.items():
+                    reqs.append({"addConditionalFormatRule": {"index": 0, "rule": {
+                        "ranges": [_column(sid, col)],
+                        "booleanRule": {"condition": {"type": "TEXT_EQ", "values": [{"userEnteredValue": code}]},
+                                        "format": {"backgroundColor": _rgb(colour)}}}}})
+            if spec.name in layout.dropdown:
+                reqs.append({"setDataValidation": {"range": _column(sid, col), "rule": {
+                    "condition": {"type": "ONE_OF_LIST",
+                                  "values": [{"userEnteredValue": c} for c in layout.dropdown[spec.name]]},
+                    "showCustomUi": True, "strict": False,
+                    "inputMessage": "A category code, or empty to let the rules decide."}}})
+        # our earlier colour rules (TEXT_EQ on one of our single columns) go before the new ones
+        stale = [i for i, rule in enumerate(sheet.get("conditionalFormats", []))
+                 if _is_ours(rule, ours)]
+        deletes = [{"deleteConditionalFormatRule": {"sheetId": sid, "index": i}} for i in sorted(stale, reverse=True)]
+        return deletes + reqs
+
+
+def _column(sid: int, col: int) -> dict[str, int]:
+    return {"sheetId": sid, "startRowIndex": 1, "startColumnIndex": col, "endColumnIndex": col + 1}
+
+
+def _is_ours(rule: dict[str, Any], columns: set[int]) -> bool:
+    ranges = rule.get("ranges", [])
+    if len(ranges) != 1 or rule.get("booleanRule", {}).get("condition", {}).get("type") != "TEXT_EQ":
+        return False
+    r = ranges[0]
+    start = r.get("startColumnIndex", 0)
+    return start in columns and r.get("endColumnIndex") == start + 1 and r.get("startRowIndex") == 1
+
+
+def _runs(cells: dict[int, Any]) -> Iterator[tuple[int, list[Any]]]:
+    """Contiguous runs of columns in one row: (first column, values)."""
+    start, values, last = None, [], None
+    for col in sorted(cells):
+        if last is not None and col == last + 1:
+            values.append(cells[col])
+        else:
+            if start is not None:
+                yield start, values
+            start, values = col, [cells[col]]
+        last = col
+    if start is not None:
+        yield start, values
+
+
+def _split(data: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Parts of a values:batchUpdate, each under the payload limit and complete on its own."""
+    part: list[dict[str, Any]] = []
+    size = 0
+    for item in data:
+        n = len(json.dumps(item, ensure_ascii=False).encode())
+        if part and size + n > MAX_PAYLOAD:
+            yield part
+            part, size = [], 0
+        part.append(item)
+        size += n
+    if part:
+        yield part
+
+
+def _split_rows(rows: list[list[Any]]) -> Iterator[list[list[Any]]]:
+    chunk: list[list[Any]] = []
+    size = 0
+    for row in rows:
+        n = len(json.dumps(row, ensure_ascii=False, default=str).encode())
+        if chunk and size + n > MAX_PAYLOAD:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += n
+    if chunk:
+        yield chunk
+
+
+def _rgb(colour: str) -> dict[str, float]:
+    return {"red": int(colour[1:3], 16) / 255, "green": int(colour[3:5], 16) / 255,
+            "blue": int(colour[5:7], 16) / 255}
+
+
+def _id_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc.args[0] if exc.args else exc)
+    return text.splitlines()[0][:200] if text else type(exc).__name__

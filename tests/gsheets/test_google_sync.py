@@ -1,0 +1,175 @@
+"""The sync pass against a Google spreadsheet, through gspread's HTTP client and the emulator."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+
+import pytest
+
+from .conftest import SA_EMAIL, GoogleDemo
+
+
+def crm(demo: GoogleDemo, sql: str) -> list:
+    with sqlite3.connect(demo.folder / "crm.sqlite") as db:
+        return db.execute(sql).fetchall()
+
+
+def test_first_sync_builds_the_sheet_then_quiet(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    summary = json.loads(cli("sync", "--config", str(google_demo.config), "--json", code=1))
+    assert summary["sheet"]["rows_added"] == 60
+    col, rows = google_demo.table()
+    assert len(rows) == 60
+    for name in ("id", "name", "category", "manual_category", "rule_category", "reason", "changed_at"):
+        assert name in col
+    # categories reached the CRM for every qualified client
+    written = dict(crm(google_demo, "SELECT CAST(id AS TEXT), category FROM companies"))
+    for cid, row in rows.items():
+        if row[col["category"]] != "unqualified":
+            assert written[cid] == row[col["category"]]
+    ss = google_demo.server.state.get_spreadsheet(google_demo.key)
+    clients = ss.sheet_by_title("Clients")
+    assert clients.props["gridProperties"].get("frozenRowCount") == 1
+    assert {s.title for s in ss.sheets} >= {"Clients", "History", "Legend"}
+    assert clients.conditional_formats and clients.basic_filter is not None
+    # numbers stay numbers, dates are serial numbers with a date format
+    some = next(r for r in rows.values() if isinstance(r[col["revenue"]], int | float))
+    assert isinstance(some[col["revenue"]], int | float)
+    assert isinstance(some[col["changed_at"]], int | float)
+
+    google_demo.server.state.clear_log()
+    out = cli("sync", "--config", str(google_demo.config), code=1)
+    assert out.startswith("No changes: 60 clients")
+    assert google_demo.actions() == ["values.batchGet"]
+
+
+def test_owner_edits_sort_and_own_column_survive(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    config = str(google_demo.config)
+    cli("sync", "--config", config, code=1)
+    col, rows = google_demo.table()
+    target = rows["7"]
+    forced = "E" if target[col["category"]] != "E" else "D"
+    state = google_demo.server.state
+    state.owner_sort(google_demo.key, "Clients", col["name"], ascending=False)
+    values = google_demo.values()
+    line = next(i for i, r in enumerate(values) if str(r[col["id"]]) == "7")
+    letter = chr(ord("A") + col["manual_category"])
+    notes = chr(ord("A") + col["notes"])
+    state.owner_update_values(google_demo.key, f"Clients!{letter}{line + 1}", [[forced]])
+    state.owner_update_values(google_demo.key, f"Clients!{notes}{line + 1}", [["Позвонить"]])
+    own = chr(ord("A") + len(values[0]))
+    state.owner_update_values(google_demo.key, f"Clients!{own}1:{own}2", [["Мой столбец"], ["mine"]])
+    order = [str(r[col["id"]]) for r in google_demo.values()[1:]]
+    state.clear_log()
+
+    summary = json.loads(cli("sync", "--config", config, "--json", code=1))
+    assert summary["crm"]["written"] == 1
+    assert crm(google_demo, "SELECT category FROM companies WHERE id = 7") == [(forced,)]
+    col2, rows2 = google_demo.table()
+    assert rows2["7"][col["category"]] == forced and rows2["7"][col["notes"]] == "Позвонить"
+    assert google_demo.values()[1][len(values[0])] == "mine"
+    assert [str(r[col["id"]]) for r in google_demo.values()[1:]] == order
+    # read, check, one write of the changed cells, check again, one History append
+    assert google_demo.actions() == ["values.batchGet", "values.get", "values.batchUpdate", "values.get",
+                                     "values.append"]
+    assert cli("sync", "--config", config, code=1).startswith("No changes")
+
+
+def test_owner_sorts_between_our_read_and_write(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    config = str(google_demo.config)
+    cli("sync", "--config", config, code=1)
+    col, _ = google_demo.table()
+    crm(google_demo, "UPDATE companies SET revenue_rub = 1, costs_rub = 100 WHERE id IN (3, 4, 5)")
+    state = google_demo.server.state
+    sorts = []
+
+    def owner_sorts(st: object) -> None:
+        if not sorts:
+            sorts.append(1)
+            state.owner_sort(google_demo.key, "Clients", col["name"])
+
+    state.before_next_write = owner_sorts
+    cli("sync", "--config", config, code=1)
+    assert sorts == [1]
+    # every row holds its own client's values: the sheet agrees with the CRM row by row
+    _, rows = google_demo.table()
+    for cid in ("3", "4", "5"):
+        assert rows[cid][col["category"]] == "E"
+        assert rows[cid][col["revenue"]] == 1
+    categories = dict(crm(google_demo, "SELECT CAST(id AS TEXT), category FROM companies"))
+    for cid, row in rows.items():
+        if row[col["category"]] != "unqualified":
+            assert categories[cid] == row[col["category"]], cid
+    assert cli("sync", "--config", config, code=1).startswith("No changes")
+
+
+def test_text_from_the_crm_stays_text(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    crm(google_demo, "UPDATE companies SET company = '=HYPERLINK(\"http://x\",\"y\")' WHERE id = 2")
+    crm(google_demo, "UPDATE companies SET company = '+7 495 123-45-67' WHERE id = 3")
+    cli("sync", "--config", str(google_demo.config), code=1)
+    col, rows = google_demo.table()
+    # unformatted values: a formula would read back evaluated ("y"), "+7 ..." as #ERROR!
+    assert rows["2"][col["name"]] == '=HYPERLINK("http://x","y")'
+    assert rows["3"][col["name"]] == "+7 495 123-45-67"
+
+
+def test_429_with_retry_after_is_waited_out(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    google_demo.server.state.faults.rate_limit(action="values.batchGet", retry_after=0.2)
+    google_demo.server.state.faults.server_error(action="values.batchUpdate")
+    cli("sync", "--config", str(google_demo.config), code=1)
+    assert google_demo.actions()[:2] == ["values.batchGet", "values.batchGet"]
+    assert cli("sync", "--config", str(google_demo.config), code=1).startswith("No changes")
+
+
+def test_persistent_500_gives_up_in_bounded_time(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    google_demo.server.state.faults.server_error(action="values.batchGet", times=10_000)
+    out = cli("sync", "--config", str(google_demo.config), code=4)
+    assert "still failing after" in out and "HTTP 500" in out
+    assert len(google_demo.actions()) >= 2
+    google_demo.server.state.faults.clear()
+    cli("sync", "--config", str(google_demo.config), code=1)
+
+
+def test_dropped_connection_is_retried(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    google_demo.server.state.faults.drop(action="values.append")
+    cli("sync", "--config", str(google_demo.config), code=1)
+    _, rows = google_demo.table()
+    assert len(rows) == 60
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p: p.unlink(), "does not exist"),
+    (lambda p: p.write_text("{not json"), "is not valid JSON (line 1)"),
+    (lambda p: p.write_text(json.dumps({"type": "service_account", "client_email": "x@y"})),
+     "lacks private_key, token_uri"),
+    (lambda p: p.write_text(json.dumps({"type": "external_account"})), "has type 'external_account'"),
+])
+def test_bad_credentials_are_one_clear_line(cli: Callable[..., str], google_demo: GoogleDemo,
+                                            change: Callable, message: str) -> None:
+    change(google_demo.folder / "service-account.json")
+    out = cli("sync", "--config", str(google_demo.config), code=2)
+    assert message in out and "Traceback" not in out and "PRIVATE KEY" not in out
+
+
+def test_a_sheet_not_shared_names_the_service_account(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    ss = google_demo.server.state.get_spreadsheet(google_demo.key)
+    ss.owner = "someone@example.com"
+    ss.permissions.clear()
+    out = cli("sync", "--config", str(google_demo.config), code=2)
+    assert f"Share the spreadsheet with {SA_EMAIL}" in out
+
+
+def test_an_unknown_key_is_refused_by_the_emulator_with_its_own_words(cli: Callable[..., str],
+                                                                      google_demo: GoogleDemo) -> None:
+    text = google_demo.config.read_text().replace(google_demo.key, "1" + "x" * 43)
+    google_demo.config.write_text(text)
+    out = cli("sync", "--config", str(google_demo.config), code=2)
+    assert "was not found. Check [sheet] google" in out
+
+
+def test_endpoint_must_be_loopback(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    text = google_demo.config.read_text().replace(google_demo.server.base_url, "https://example.com")
+    google_demo.config.write_text(text)
+    out = cli("sync", "--config", str(google_demo.config), code=2)
+    assert "only a loopback address" in out
