@@ -245,9 +245,12 @@ def normalise(prop: Mapping[str, Any] | None, value: Any, keep_value: bool = Fal
 
 
 def failed_ids(body: Mapping[str, Any]) -> dict[str, str]:
-    """``{record id: message}`` from a batch answer's ``errors[].context.ids``."""
+    """``{record id: message}`` from ``errors[].context.ids`` (or a top-level ``context.ids``)."""
     failed: dict[str, str] = {}
-    for entry in body.get("errors") or []:
+    entries = list(body.get("errors") or [])
+    if body.get("status") == "error" and body.get("context"):
+        entries.append(body)  # a whole-batch error naming ids (e.g. duplicate ids)
+    for entry in entries:
         context = entry.get("context") or {}
         message = entry.get("message") or entry.get("category") or "rejected"
         if entry.get("category"):

@@ -1,0 +1,128 @@
+"""The shared HTTP funnel: options, pacing policy, Retry-After, masking of secrets everywhere."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import traceback
+from pathlib import Path
+
+import pytest
+import requests
+
+from sheets_sync.crm import open_crm
+from sheets_sync.crm.http import RatePolicy, _retry_after, mask, parse_rate, register_secret
+from sheets_sync.emulators.crm import Bitrix24App
+from sheets_sync.errors import ConfigError, RemoteError
+
+from .conftest import settings
+
+FIELDS = {"id": "ID", "name": "TITLE"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("7/1s", RatePolicy(7, 1.0)), ("100/10s", RatePolicy(100, 10.0)),
+    ("50 / 25 s", RatePolicy(50, 25.0)), ("600/1m", RatePolicy(600, 60.0)),
+    ("10/100ms", RatePolicy(10, 0.1)), ("5/", RatePolicy(5, 1.0)), ("off", None)])
+def test_parse_rate(text: str, expected: RatePolicy | None) -> None:
+    assert parse_rate(text, RatePolicy(1, 1.0)) == expected
+
+
+@pytest.mark.parametrize("text", ["fast", "0/1s", "7 per second", "7/0s"])
+def test_parse_rate_refuses_with_an_example(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"rate_limit"):
+        parse_rate(text, RatePolicy(7, 1.0))
+
+
+def test_retry_after_seconds_and_date() -> None:
+    response = requests.Response()
+    response.headers["Retry-After"] = "2"
+    assert _retry_after(response) == 2.0
+    response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert _retry_after(response) == 0.0  # in the past
+    response.headers["Retry-After"] = "soon"
+    assert _retry_after(response) is None
+
+
+def test_mask_replaces_plain_and_url_encoded_secrets() -> None:
+    register_secret("s3cr/et+code")
+    assert mask("a s3cr/et+code b s3cr%2Fet%2Bcode") == "a *** b ***"
+
+
+def test_token_from_a_file_relative_to_the_config(tmp_path: Path, b24: Bitrix24App) -> None:
+    (tmp_path / "hook.txt").write_text(b24.state.code + "\n", encoding="utf-8")
+    b24.state.add_company("Acme")
+    crm = open_crm(settings("bitrix24", FIELDS, "UF_CRM_CAT", base_dir=tmp_path,
+                            url=f"{b24.base_url}/rest/1/",  # type: ignore[attr-defined]
+                            token_file="hook.txt"))
+    assert crm.fetch()["TITLE"].tolist() == ["Acme"]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({}, "set the environment variable BITRIX24_WEBHOOK"),
+    ({"token_env": "MY_HOOK"}, "set the environment variable MY_HOOK"),
+    ({"token_file": "nope.txt"}, "token_file .*nope.txt"),
+    ({"token_env": "A", "token_file": "b"}, "either token_env or token_file"),
+])
+def test_missing_token_says_what_to_fix(options: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        open_crm(settings("bitrix24", FIELDS, "UF_CRM_CAT", url="https://x.bitrix24.ru/rest/1/",
+                          **options))
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"colour": "red"}, "unknown key 'colour'"),
+    ({"batch_size": 51}, "at most 50"),
+    ({"timeout": "slow"}, "timeout"),
+    ({"url": "example.amocrm.ru"}, "not an http"),
+])
+def test_bad_options(options: dict[str, object], message: str,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AMOCRM_TOKEN", "t0ken-value")
+    opts = {"url": "https://example.amocrm.ru", **options}
+    with pytest.raises(ConfigError, match=message):
+        open_crm(settings("amocrm", {"id": "id"}, "SS_CATEGORY", **opts))
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_webhook_code_never_in_errors_tracebacks_or_logs(
+        b24: Bitrix24App, caplog: pytest.LogCaptureFixture) -> None:
+    code = b24.state.code
+    caplog.set_level(logging.DEBUG)
+    b24.state.add_company("Acme")
+    crm = open_crm(settings("bitrix24", FIELDS, "UF_CRM_CAT",
+                            url=f"{b24.base_url}/rest/1/"))  # type: ignore[attr-defined]
+    crm.fetch()
+    b24.faults.fail(503, times=10)
+    with pytest.raises(RemoteError) as failed:
+        crm.fetch()
+    down = open_crm(settings("bitrix24", FIELDS, "UF_CRM_CAT",
+                             url=f"http://127.0.0.1:{_closed_port()}/rest/1/"))
+    with pytest.raises(RemoteError) as refused:
+        down.fetch()
+    for info in (failed, refused):
+        text = "".join(traceback.format_exception(info.value))
+        assert code not in text
+        assert "/rest/1/***/" in text
+    assert "QUERY_LIMIT_EXCEEDED" in str(failed.value)
+    assert "ConnectionError" in str(refused.value)
+    assert "/rest/1/***/" in caplog.text  # urllib3's own debug lines are masked too
+    assert code not in caplog.text
+
+
+def test_amocrm_token_never_in_logs(amo: object, caplog: pytest.LogCaptureFixture) -> None:
+    from sheets_sync.emulators.crm import AmoCrmApp
+
+    assert isinstance(amo, AmoCrmApp)
+    caplog.set_level(logging.DEBUG)
+    crm = open_crm(settings("amocrm", {"id": "id"}, "SS_CATEGORY",
+                            url=amo.base_url))  # type: ignore[attr-defined]
+    amo.faults.fail(500, times=1)
+    crm.fetch()
+    assert amo.state.token not in caplog.text
+    assert "retrying" in caplog.text
