@@ -41,6 +41,7 @@ from .http import (
     HttpOptions,
     RatePolicy,
     batch_size,
+    forget_secret,
     json_body,
     read_secret,
     register_secret,
@@ -82,6 +83,8 @@ class Bitrix24Crm:
             opts, settings.base_dir, kind="bitrix24", vendor=self.vendor,
             extra_keys=("paging",), default_rate=RatePolicy(50, 25.0),
             token_env_default="BITRIX24_WEBHOOK")
+        if whole:  # the URL itself is not secret, its code is: keep the portal readable
+            forget_secret(secret)
         self.paging = str(opts.get("paging", "id"))
         if self.paging not in ("id", "offset"):
             raise ConfigError(f"[crm] paging = {self.paging!r}: use \"id\" or \"offset\".")

@@ -83,6 +83,13 @@ def register_secret(secret: str) -> None:
     _install_log_filter()
 
 
+def forget_secret(secret: str) -> None:
+    """Stop masking ``secret`` as a whole (e.g. a webhook URL once its code is registered)."""
+    with _SECRETS_LOCK:
+        _SECRETS.discard(secret)
+        _SECRETS.discard(quote(secret, safe=""))
+
+
 def mask(text: str) -> str:
     with _SECRETS_LOCK:
         secrets = sorted(_SECRETS, key=len, reverse=True)
