@@ -191,19 +191,11 @@ def run_sync(ctx: Context, *, dry_run: bool = False) -> Summary:
 
 def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) -> Summary:
     cfg = ctx.config.sheet
-    mapped = resolve_mapping(raw.columns, ctx.config.fields)
-    crm_columns = [c for c in list(COLUMNS) + list(ctx.rules.columns)
-                   if c in mapped and c not in ("manual_category", "notes")]
-    columns = clients_columns(crm_columns, cfg.headers, ctx.rules.columns)
+    columns = sheet_columns(ctx.config, ctx.rules, raw)
     grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend"])
     sheet = read_clients(grids[cfg.clients_tab], columns)
-    frame = table.frame.copy()
-    ids = frame["id"].fillna("").astype(str)
-    for column in ("manual_category", "notes"):
-        from_sheet = ids.map(lambda i, c=column: _owner_value(sheet, i, c))
-        keep_crm = ids.map(lambda i: i not in sheet.rows)
-        frame[column] = from_sheet.where(~keep_crm, frame[column]).astype("string")
-    merged = ClientTable(frame, table.problems, table.source_columns)
+    merged = merge_owner_columns(table, sheet)
+    ids = merged.frame["id"].fillna("").astype(str)
     outcome = categorize(merged, ctx.rules, ctx.now.date()).frame
     summary = Summary(clients=len(outcome), dry_run=dry_run, sheet=ctx.sheet.where)
     summary.categories = _counts(outcome, ctx.rules)
@@ -273,6 +265,26 @@ def _from_sheet(value: Any, kind: str) -> Any:
         except ParseError:
             return value
     return value
+
+
+def sheet_columns(config: Config, rules: RuleSet, raw: pd.DataFrame) -> list[ColumnSpec]:
+    """Our columns of the Clients tab for a CRM table with the columns of ``raw``."""
+    mapped = resolve_mapping(raw.columns, config.fields)
+    crm_columns = [c for c in list(COLUMNS) + list(rules.columns)
+                   if c in mapped and c not in ("manual_category", "notes")]
+    return clients_columns(crm_columns, config.sheet.headers, rules.columns)
+
+
+def merge_owner_columns(table: ClientTable, sheet: ClientsGrid) -> ClientTable:
+    """The CRM table with the owner columns (manual category, notes) as the sheet holds them;
+    a client not in the sheet yet keeps the CRM's values."""
+    frame = table.frame.copy()
+    ids = frame["id"].fillna("").astype(str)
+    for column in ("manual_category", "notes"):
+        from_sheet = ids.map(lambda i, c=column: _owner_value(sheet, i, c))
+        keep_crm = ids.map(lambda i: i not in sheet.rows)
+        frame[column] = from_sheet.where(~keep_crm, frame[column]).astype("string")
+    return ClientTable(frame, table.problems, table.source_columns)
 
 
 def _owner_value(sheet: ClientsGrid, client_id: str, column: str) -> Any:
