@@ -122,22 +122,38 @@ def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float) ->
 
 
 @main.command(epilog=EXIT_CODES)
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the result: .csv or .xlsx.")
+@click.argument("input_path", metavar="INPUT", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the result: .csv or .xlsx (required with INPUT).")
 @config_option
 @click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path),
               help="A rules file (default: the config's, else the built-in default rules).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Categorize as of this day.")
+@click.option("--in-database", is_flag=True,
+              help="No INPUT: categorize the config's [crm] SQL table inside the database "
+                   "(PostgreSQL, SQLite) with one statement, writing changed categories only.")
 @handle_errors
-def categorize(input_path: Path, output: Path, config_path: Path | None,
-               rules_path: Path | None, today: Any) -> None:
-    """Categorize a one-off CSV or XLSX export from any CRM.
+def categorize(input_path: Path | None, output: Path | None, config_path: Path | None,
+               rules_path: Path | None, today: Any, in_database: bool) -> None:
+    """Categorize a one-off CSV or XLSX export from any CRM (INPUT --out OUTPUT), or a SQL
+    CRM in place (--in-database).
 
     Headers are matched by the config's [fields] mapping, or by the canonical English names
     (id, name, revenue, costs, orders_12m, ...) and common Russian ones. OUTPUT holds the
     input columns plus category, reason, stage and problems.
     """
+    if in_database:
+        if input_path is not None or output is not None:
+            raise click.UsageError("--in-database reads the config's [crm] database: give no "
+                                   "INPUT and no --out.")
+        from .crm.sql import categorize_config_in_database
+
+        click.echo(categorize_config_in_database(
+            config_path, rules_path, today.date() if today else None).to_text())
+        return
+    if input_path is None or output is None:
+        raise click.UsageError("give INPUT and --out OUTPUT (or --in-database with --config).")
     from .oneoff import categorize_file
 
     result = categorize_file(input_path, output, config_path=config_path,

@@ -417,3 +417,99 @@ def _short(exc: BaseException, mask: Any = None) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     text = text.splitlines()[0][:300] if text else type(exc).__name__
     return mask(text) if mask else text
+
+
+# ---------------------------------------------------------------------- in-database categorize
+
+class InDatabaseResult:
+    """What ``categorize --in-database`` did: counts per category and rows written."""
+
+    def __init__(self, where: str, counts: dict[str, int], written: int, target: str) -> None:
+        self.where, self.counts, self.written, self.target = where, counts, written, target
+
+    @property
+    def clients(self) -> int:
+        return sum(self.counts.values())
+
+    def to_text(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
+        return (f"Categorized {self.clients} clients in the database ({counts}); "
+                f"{self.written} categories changed in {self.target}.")
+
+
+def categorize_in_database(crm: SqlCrm, rules: Any, fields: Mapping[str, str],
+                           as_of: Any) -> InDatabaseResult:
+    """Categorize every client inside the database with one statement, writing only the
+    categories that differ (unqualified clients keep what they have)."""
+    from ..categorize import UNQUALIFIED
+    from ..rules.sql import Unsupported, compile_rules
+    from ..table import resolve_mapping
+
+    src = crm.source().order_by(None).subquery("src")
+    mapping = resolve_mapping(src.c.keys(), fields, extra=rules.columns)
+    try:
+        result = compile_rules(rules, src, mapping, crm.id_field, as_of,
+                               crm.engine.dialect.name).subquery("result")
+    except Unsupported as exc:
+        raise CrmError(f"CRM database {crm.where}: {exc}; run `categorize` on an export "
+                       "file, or `sheets-sync sync`, instead.") from None
+    codes = list(rules.codes)
+    id_col = crm._column(crm.id_field)
+    if crm.mode == "column":
+        cat_col = crm._column(crm.category_field)
+        stmt: Any = (sa.update(crm.table()).values({cat_col.name: result.c.category})
+                     .where(id_col == result.c.id).where(result.c.category.in_(codes))
+                     .where(cat_col.is_distinct_from(result.c.category)))
+        target = f"column {crm.category_field!r} of {crm.table_name!r}"
+    else:
+        cats = crm.categories_table()
+        assert cats is not None
+        if crm.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        now = datetime.now().replace(microsecond=0)
+        ins = insert(cats).from_select(
+            ["id", "category", "reason", "changed_at"],
+            sa.select(result.c.id, result.c.category, result.c.reason,
+                      sa.literal(now, sa.DateTime)).where(result.c.category.in_(codes)))
+        stmt = ins.on_conflict_do_update(
+            index_elements=[cats.c.id],
+            set_={"category": ins.excluded.category, "reason": ins.excluded.reason,
+                  "changed_at": ins.excluded.changed_at},
+            where=cats.c.category.is_distinct_from(ins.excluded.category))
+        target = f"table {crm.categories_name!r}"
+    counted = sa.select(result.c.category, sa.func.count()).group_by(result.c.category)
+    try:
+        with crm.engine.begin() as conn:
+            written = conn.execute(stmt).rowcount
+            found = dict(conn.execute(counted).tuples().all())
+    except sa.exc.SQLAlchemyError as exc:
+        raise crm._fail("categorizing in the database failed: ", exc) from exc
+    order = codes + [UNQUALIFIED]
+    counts = {c: int(found[c]) for c in order if found.get(c)}
+    return InDatabaseResult(crm.where, counts, max(int(written), 0), target)
+
+
+def categorize_config_in_database(config_path: Path | None, rules_path: Path | None = None,
+                                  today: Any = None) -> InDatabaseResult:
+    """``sheets-sync categorize --in-database``: the config's SQL CRM, its rules, today."""
+    from datetime import date
+
+    from ..config import load_config
+    from ..rules import load_rules
+    from . import open_crm
+
+    config = load_config(config_path)
+    rules = load_rules(rules_path or config.rules_path)
+    crm = open_crm(config.crm)
+    try:
+        if not isinstance(crm, SqlCrm):
+            raise ConfigError(f"--in-database needs a SQL CRM ([crm] kind = \"sql\" or "
+                              f"\"sqlite\"), not kind = {config.crm.kind!r}")
+        if today is None:
+            fixed = os.environ.get("SHEETS_SYNC_NOW")
+            today = datetime.fromisoformat(fixed).date() if fixed else date.today()
+        return categorize_in_database(crm, rules, config.fields, today)
+    finally:
+        crm.close()
