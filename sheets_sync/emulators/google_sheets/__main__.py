@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: accept any Bearer token)")
     parser.add_argument("--spreadsheet", metavar="TITLE", action="append", default=[],
                         help="create a spreadsheet with this title at start-up (repeatable); its id is printed")
+    parser.add_argument("--write-credentials", metavar="PATH",
+                        help="write a service-account key file for this emulator (a fresh RSA key, token_uri "
+                             "pointing here, the key registered) to PATH, for a config's [sheet] credentials")
     args = parser.parse_args(argv)
     state = EmulatorState(accept_any_token=not args.strict_auth)
     server = EmulatorServer(state, port=args.port).start()
@@ -29,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     for title in args.spreadsheet:
         ss = state.create_spreadsheet(title)
         print(f"spreadsheet {ss.id} {title}", flush=True)
+    if args.write_credentials:
+        write_credentials(state, server.token_uri, args.write_credentials)
+        print(f"credentials {args.write_credentials}", flush=True)
     print(f"token endpoint: {server.token_uri}  (auth: {'strict' if args.strict_auth else 'any Bearer token'})",
           file=sys.stderr, flush=True)
     try:
@@ -39,6 +45,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     return 0
+
+
+def write_credentials(state: EmulatorState, token_uri: str, path: str,
+                      email: str = "sheets-sync@emulator.iam.gserviceaccount.com") -> None:
+    """A service-account JSON whose key the emulator trusts (mode 600: it holds a private key)."""
+    import json
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    state.register_service_account(email, public)
+    info = {"type": "service_account", "project_id": "emulator", "private_key_id": "emulator-1",
+            "private_key": private, "client_email": email, "client_id": "0", "token_uri": token_uri}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(info, fh, indent=2)
 
 
 if __name__ == "__main__":
