@@ -126,3 +126,23 @@ def test_amocrm_token_never_in_logs(amo: object, caplog: pytest.LogCaptureFixtur
     crm.fetch()
     assert amo.state.token not in caplog.text
     assert "retrying" in caplog.text
+
+
+def test_standalone_emulator_prints_its_address() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync.emulators.crm", "bitrix24",
+                             "--companies", "2"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+        hook = lines[3].split(": ", 1)[1].strip()
+        answer = requests.post(f"{hook}crm.company.list.json", json={}, timeout=5).json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    assert lines[0].startswith("bitrix24 emulator at http://127.0.0.1:")
+    assert lines[0].split(" at ", 1)[1].strip() in hook
+    assert answer["total"] == 2
