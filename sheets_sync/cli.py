@@ -200,3 +200,8 @@ def crm_setup(config_path: Path | None) -> None:
 
 def today() -> date:
     return date.today()
+
+
+from .cli_export import export  # noqa: E402  (registered after main is defined)
+
+main.add_command(export)

@@ -1,0 +1,32 @@
+"""``sheets-sync export``: the client table in a copy of an Excel template, with live formulas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .cli import EXIT_CODES, config_option, handle_errors
+
+
+@click.command(epilog=EXIT_CODES)
+@click.option("--out", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The workbook to write (.xlsx).")
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path),
+              help="Your template (.xlsx); default: the built-in one.")
+@config_option
+@click.option("--pareto", type=click.Choice(["auto", "live", "fixed"]), default="auto", show_default=True,
+              help="profit_share_cum as a live formula, or as a value fixed at export "
+                   "(auto: live up to 10,000 clients).")
+@handle_errors
+def export(output: Path, template: Path | None, config_path: Path | None, pareto: str) -> None:
+    """Write the client table, as a sync would see it, into a copy of an Excel template.
+
+    Nothing is written anywhere else: not the sheet, the CRM or the state. The computed
+    columns are live formulas: live_category recomputes when an owner edits a number in the
+    workbook, and a manual category still wins.
+    """
+    from .excel import export_current
+
+    result = export_current(config_path, output, template=template, pareto=pareto)
+    click.echo(result.to_text())
