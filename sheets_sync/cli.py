@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,10 +70,10 @@ def demo(folder: Path | None, clients: int) -> None:
     """
     from .config import load_config
     from .demo import create_demo
-    from .sync import open_context, run_sync
+    from .sync import now, open_context, run_sync
 
     folder = folder or Path("sheets-sync-demo")
-    paths = create_demo(folder, clients=clients)
+    paths = create_demo(folder, clients=clients, today=now().date())
     ctx = open_context(load_config(paths["config"]))
     try:
         summary = run_sync(ctx)
@@ -198,9 +197,9 @@ def crm_setup(config_path: Path | None) -> None:
         adapter.close()
 
 
-def today() -> date:
-    return date.today()
+from .cli_report import report  # noqa: E402  (registered after main is defined)
 
+main.add_command(report)
 
 from .cli_export import export  # noqa: E402  (registered after main is defined)
 

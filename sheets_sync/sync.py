@@ -35,6 +35,7 @@ from .layout import (
     snapshot_text,
 )
 from .parsing import ParseError, parse_date
+from .reports import summary_rows
 from .rules import RuleSet, load_rules
 from .sheets import SheetBackend, open_sheet
 from .sheets.base import ColumnSpec, TabWrite, WriteBatch
@@ -42,6 +43,7 @@ from .state import Change, StateStore
 from .table import COLUMNS, ClientTable, Kind, Problem, build_table, resolve_mapping
 
 Clock = Callable[[], datetime]
+SUMMARY_TAB = "Summary"
 CONCURRENT_RETRIES = 3
 
 
@@ -133,18 +135,22 @@ class Context:
 def open_context(config: Config, clock: Clock | None = None) -> Context:
     """Load the rules first (a broken rules file fails before any data is touched)."""
     rules = load_rules(config.rules_path)
-    now = (clock or _now)()
+    started = (clock or now)()
     return Context(config, rules, open_crm(config.crm), open_sheet(config.sheet),
-                   StateStore(config.state_path), now)
+                   StateStore(config.state_path), started)
 
 
-def _now() -> datetime:
+def now() -> datetime:
+    """The current time; ``SHEETS_SYNC_NOW`` (ISO 8601) fixes it, for tests and replays."""
     import os
 
     fixed = os.environ.get("SHEETS_SYNC_NOW")
     if fixed:
         return datetime.fromisoformat(fixed)
     return datetime.now().replace(microsecond=0)
+
+
+_now = now  # the name the export module imports
 
 
 def read_crm(ctx: Context) -> tuple[ClientTable, pd.DataFrame]:
@@ -177,6 +183,16 @@ def locked(config: Config, wait: float = 0.0) -> Iterator[None]:
         lock.release()
 
 
+def current_outcome(ctx: Context) -> pd.DataFrame:
+    """The categorized client table as a sync would see it (CRM + the sheet's owner columns),
+    without writing anything."""
+    table, raw = read_crm(ctx)
+    columns = sheet_columns(ctx.config, ctx.rules, raw)
+    grid = ctx.sheet.read([ctx.config.sheet.clients_tab])[ctx.config.sheet.clients_tab]
+    merged = merge_owner_columns(table, read_clients(grid, columns))
+    return categorize(merged, ctx.rules, ctx.now.date()).frame
+
+
 def run_sync(ctx: Context, *, dry_run: bool = False) -> Summary:
     """One pass; see the module docstring."""
     table, raw = read_crm(ctx)
@@ -192,7 +208,7 @@ def run_sync(ctx: Context, *, dry_run: bool = False) -> Summary:
 def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) -> Summary:
     cfg = ctx.config.sheet
     columns = sheet_columns(ctx.config, ctx.rules, raw)
-    grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend"])
+    grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB])
     sheet = read_clients(grids[cfg.clients_tab], columns)
     merged = merge_owner_columns(table, sheet)
     ids = merged.frame["id"].fillna("").astype(str)
@@ -240,6 +256,14 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) ->
     legend = _legend_tab(grids.get("Legend"), batch, ctx)
     if legend is not None:
         batch.tabs.append(legend)
+    rows = summary_rows(outcome, ctx.rules, ctx.state.history(), ctx.now.date())
+    summary_tab = replace_tab(SUMMARY_TAB, grids.get(SUMMARY_TAB), rows)
+    if summary_tab is not None:
+        summary_tab.kinds = {3: "money", 4: "money", 5: "percent_share"}
+        categories = sum(1 for r in rows[1:] if r and r[0] != "" and not str(r[0]).startswith("Moves"))
+        summary_tab.chart = {"title": "Clients per category", "labels_col": 0, "values_col": 2,
+                             "first_row": 1, "last_row": categories}
+        batch.tabs.append(summary_tab)
     ctx.sheet.write(batch)
     ctx.state.mark_in_sheet(row["seq"] for row in pending)
     ctx.state.save_snapshot(new_snapshot)
@@ -253,7 +277,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) ->
         ctx.state.update_ledger({cid: (crm_changes.get(cid, ""), msg)
                                  for cid, msg in result.rejected.items()},
                                 result.written, now_text)
-    ctx.state.record_run(ctx.now, _now(), summary.as_dict())
+    ctx.state.record_run(ctx.now, now(), summary.as_dict())
     return summary
 
 
@@ -446,25 +470,32 @@ def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context) -> TabWrite | None:
     layout = batch.tabs[0].layout
     if layout is None and grid:
         return None
-    from .layout import build_layout as _bl
+    layout = layout or build_layout([], ctx.rules)
+    return replace_tab("Legend", grid, [list(r) for r in layout.legend])
 
-    layout = layout or _bl([], ctx.rules)
-    rows = [list(r) for r in layout.legend]
-    tw = TabWrite("Legend", list(rows[0]), created=not grid)
-    existing = len(grid) if grid else 1
-    for r, line in enumerate(rows[1:], start=1):
-        for c in range(len(rows[0])):
-            value = line[c] if c < len(line) else None
-            if r < existing:
-                tw.updates.append((r, c, value))
-            else:
-                break
-        if r >= existing:
-            tw.appends.append(line)
-    for r in range(len(rows), existing):
-        for c in range(len(rows[0])):
-            tw.updates.append((r, c, None))
-    return tw
+
+def replace_tab(tab: str, grid: Any, rows: list[list[Any]]) -> TabWrite | None:
+    """A tab of ours whose whole content is ``rows``: only the cells that differ are written,
+    rows beyond the new content are emptied. ``None`` when nothing differs."""
+    width = max(len(r) for r in rows)
+    header = [str(v) for v in rows[0]] + [""] * (width - len(rows[0]))
+    tw = TabWrite(tab, header, created=not grid)
+    existing = [list(r) for r in grid] if grid else []
+    if not existing:
+        tw.appends = [list(r) for r in rows[1:]]
+        return tw
+    for r in range(max(len(rows), len(existing))):
+        want = rows[r] if r < len(rows) else []
+        have = existing[r] if r < len(existing) else []
+        if r >= len(existing):
+            tw.appends.append(list(want))
+            continue
+        for c in range(max(len(want), len(have), width)):
+            w = want[c] if c < len(want) else None
+            h = have[c] if c < len(have) else None
+            if not same(h, w):
+                tw.updates.append((r, c, w))
+    return tw if (tw.updates or tw.appends) else None
 
 
 def _crm_changes(ctx: Context, outcome: pd.DataFrame, raw: pd.DataFrame) -> dict[str, str]:

@@ -212,7 +212,7 @@ def render(node: Node, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
 
 def _wrap(node: Node, kind: type, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
     text = render(node, ev, rows)
-    if isinstance(node, kind):
+    if isinstance(node, kind) and not isinstance(node, Or):  # of an or, one branch is shown
         return np.strings.add(np.strings.add("(", text), ")")
     return text
 

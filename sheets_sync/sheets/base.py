@@ -54,6 +54,8 @@ class TabWrite:
     guard: dict[int, str] = field(default_factory=dict)
     kinds: dict[int, str] = field(default_factory=dict)  # column -> value kind for formats
     layout: Layout | None = None
+    #: a bar chart to add when the tab has none: title, labels_col, values_col, first_row, last_row
+    chart: dict[str, Any] | None = None
 
     @property
     def empty(self) -> bool:

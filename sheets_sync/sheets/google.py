@@ -42,6 +42,7 @@ from .base import Grid, Layout, TabWrite, WriteBatch
 from .google_auth import PacedHTTPClient, check_endpoint, load_credentials
 
 MAX_CELLS = 10_000_000
+NEW_TAB_ROWS = 1000  # rows of a tab we add; appended rows are inserted on top of them
 MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
 EPOCH = date(1899, 12, 30)
 _KEY = re.compile(r"/spreadsheets/d/([a-zA-Z0-9-_]+)")
@@ -50,6 +51,7 @@ NUMBER_FORMATS = {
     "number": {"type": "NUMBER", "pattern": "0.##"},
     "count": {"type": "NUMBER", "pattern": "0"},
     "percent": {"type": "NUMBER", "pattern": "0.0"},
+    "percent_share": {"type": "PERCENT", "pattern": "0.0%"},
     "date": {"type": "DATE"},
     "datetime": {"type": "DATE_TIME"},
 }
@@ -184,8 +186,10 @@ class GoogleSheet:
         structural = []
         for tw in batch.tabs:
             if tw.created and self._sheet(tw.tab) is None:
+                # the append below inserts its own rows (INSERT_ROWS): sized for the rows, the tab
+                # would end up twice as tall, and a big first sync over the cell limit
                 structural.append({"addSheet": {"properties": {"title": tw.tab, "gridProperties": {
-                    "rowCount": max(1000, len(tw.appends) + 1), "columnCount": max(26, len(tw.header))}}}})
+                    "rowCount": NEW_TAB_ROWS, "columnCount": max(26, len(tw.header))}}}})
             elif tw.new_columns:
                 sheet = self._sheet(tw.tab)
                 if sheet is not None:
@@ -229,7 +233,7 @@ class GoogleSheet:
             sheet = self._sheet(tw.tab)
             cols = max(len(tw.header), 26)
             if sheet is None:
-                extra += max(1000, len(tw.appends) + 1) * cols
+                extra += (NEW_TAB_ROWS + len(tw.appends)) * cols
             else:
                 grid = sheet["properties"]["gridProperties"]
                 extra += len(tw.appends) * max(grid.get("columnCount", 26), cols)

@@ -34,6 +34,7 @@ NUMBER_FORMATS = {
     "number": "0.##",
     "count": "0",
     "percent": "0.0",
+    "percent_share": "0.0%",
     "date": "DD.MM.YYYY",
     "datetime": "DD.MM.YYYY HH:MM",
 }
@@ -131,6 +132,8 @@ class WorkbookSheet:
                 _set(ws.cell(row=start + offset, column=col + 1), value, tw.kinds.get(col))
         if tw.layout is not None:
             _layout(ws, tw, tw.layout)
+        if tw.chart and not ws._charts:
+            _chart(ws, tw.chart)
 
     def _save(self, book: openpyxl.Workbook) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +206,21 @@ def _layout(ws: Any, tw: TabWrite, layout: Layout) -> None:
                                 prompt="Leave empty to let the rules decide.")
             dv.add(rng)
             ws.add_data_validation(dv)
+
+
+def _chart(ws: Any, spec: dict[str, Any]) -> None:
+    """A native bar chart (the owner may restyle it; it is added only when the tab has none)."""
+    from openpyxl.chart import BarChart, Reference
+
+    first, last = spec["first_row"] + 1, spec["last_row"] + 1
+    if last < first:
+        return
+    chart = BarChart()
+    chart.title = spec["title"]
+    chart.legend = None
+    chart.add_data(Reference(ws, min_col=spec["values_col"] + 1, min_row=first, max_row=last), titles_from_data=False)
+    chart.set_categories(Reference(ws, min_col=spec["labels_col"] + 1, min_row=first, max_row=last))
+    ws.add_chart(chart, "H2")
 
 
 def _replace_rules(ws: Any, rng: str) -> None:

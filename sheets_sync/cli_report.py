@@ -1,0 +1,66 @@
+"""``sheets-sync report review`` and ``sheets-sync report capacity``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import EXIT_CODES, config_option, handle_errors
+
+
+@click.group(epilog=EXIT_CODES)
+def report() -> None:
+    """Reports for the owner: the quarterly review, capacity. They change nothing."""
+
+
+def _context(config_path: Path | None) -> Any:
+    from .config import load_config
+    from .sync import open_context
+
+    return open_context(load_config(config_path))
+
+
+@report.command("review", epilog=EXIT_CODES)
+@config_option
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Start of the period (default: 3 months ago).")
+@click.option("--out", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the review to a .csv, .xlsx or .md file, with PNG charts beside it.")
+@handle_errors
+def review_command(config_path: Path | None, since: Any, output: Path | None) -> None:
+    """Who moved where and why, categories nobody reviewed for 90+ days, new clients still
+    unqualified, and the loyalty ladder with the strategy for each stage."""
+    from .reports import review, write_review
+    from .sync import current_outcome
+
+    ctx = _context(config_path)
+    try:
+        outcome = current_outcome(ctx)
+        rev = review(outcome, ctx.state.history(), ctx.rules, ctx.now.date(), since.date() if since else None)
+    finally:
+        ctx.crm.close()
+        ctx.state.close()
+    click.echo(rev.to_text())
+    if output:
+        for path in write_review(rev, output, ctx.rules):
+            click.echo(f"wrote {path}")
+
+
+@report.command("capacity", epilog=EXIT_CODES)
+@config_option
+@click.option("--slots", type=int, required=True, help="How many clients the business can serve.")
+@handle_errors
+def capacity_command(config_path: Path | None, slots: int) -> None:
+    """Which clients to keep when capacity is short ("10 clients, capacity for 6"): in category
+    order, then by profit ratio; with the revenue and profit kept and given up."""
+    from .reports import capacity
+    from .sync import current_outcome
+
+    ctx = _context(config_path)
+    try:
+        outcome = current_outcome(ctx)
+    finally:
+        ctx.crm.close()
+        ctx.state.close()
+    click.echo(capacity(outcome, ctx.rules, slots).to_text())

@@ -1,0 +1,287 @@
+"""The quarterly review, the capacity report, and the Summary tab.
+
+The domain asks for a review at least once a quarter: who moved where and why, whose category
+nobody has looked at for a long time, which new clients are still unqualified, and how the
+loyalty ladder looks. All of it is computed from the live client table (as a sync would see
+it) and the state store's history; nothing is written anywhere but the report file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .categorize import UNQUALIFIED
+from .errors import InputError
+from .rules.loader import RuleSet
+
+NEW = "(new)"
+STALE_DAYS = 90
+
+
+@dataclass
+class Review:
+    since: date
+    as_of: date
+    transitions: pd.DataFrame  # rows: from, columns: to, values: counts
+    moved: pd.DataFrame  # id, name, from, to, reason
+    stale: pd.DataFrame  # id, name, category, since, days
+    unqualified: pd.DataFrame  # id, name, first_seen, problems
+    stages: pd.DataFrame  # stage, title, clients, strategy
+    distribution: pd.DataFrame  # one row per sync date, one column per category
+
+    def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        return [
+            ("Transitions (from → to)", self.transitions.reset_index()),
+            ("Moved clients", self.moved),
+            (f"Category not reviewed for more than {STALE_DAYS} days", self.stale),
+            ("New clients still unqualified", self.unqualified),
+            ("Loyalty ladder", self.stages),
+        ]
+
+    def to_text(self, limit: int = 25) -> str:
+        out = [f"Quarterly review {self.since} .. {self.as_of}"]
+        for i, (title, frame) in enumerate(self.sections()):
+            out += ["", title if i == 0 else f"{title}: {len(frame)}"]
+            shown = frame if i == 0 else frame.head(limit)
+            out.append(shown.to_string(index=False) if len(frame) else "  (none)")
+            if len(frame) > len(shown):
+                out.append(f"  ... and {len(frame) - len(shown)} more (write them all with --out FILE)")
+        return "\n".join(out)
+
+
+def quarter_ago(as_of: date) -> date:
+    return (pd.Timestamp(as_of) - pd.DateOffset(months=3)).date()
+
+
+def category_at(history: list[dict[str, Any]], when: datetime) -> dict[str, str]:
+    """Each client's category as of ``when`` (the last change recorded up to then)."""
+    stamp = when.isoformat(timespec="seconds")
+    out: dict[str, str] = {}
+    for row in history:  # ordered by seq, i.e. by time
+        if row["changed_at"] <= stamp:
+            out[row["client_id"]] = row["to_cat"]
+    return out
+
+
+def review(outcome: pd.DataFrame, history: list[dict[str, Any]], rules: RuleSet, as_of: date,
+           since: date | None = None) -> Review:
+    """The review of the period ``since`` (default: three months back) to ``as_of``."""
+    since = since or quarter_ago(as_of)
+    start = datetime.combine(since, datetime.min.time())
+    before = category_at(history, start - timedelta(seconds=1))
+    first_seen: dict[str, str] = {}
+    last_change: dict[str, dict[str, Any]] = {}
+    for row in history:
+        first_seen.setdefault(row["client_id"], row["changed_at"])
+        last_change[row["client_id"]] = row
+    current = outcome[["id", "name", "category", "reason", "manual_category"]].copy()
+    current["id"] = current["id"].astype(str)
+    current["from"] = current["id"].map(lambda i: before.get(i, NEW))
+    moved = current[current["from"] != current["category"]]
+    order = [*rules.codes, UNQUALIFIED]
+    rows = [NEW, *order]
+    matrix = pd.crosstab(moved["from"], moved["category"]).reindex(
+        index=[r for r in rows if r in set(moved["from"])],
+        columns=[c for c in order if c in set(moved["category"])], fill_value=0)
+    matrix.index.name, matrix.columns.name = "from", "to"
+    moved_out = moved.rename(columns={"category": "to"})[["id", "name", "from", "to", "reason"]]
+
+    limit = (datetime.combine(as_of, datetime.min.time()) - timedelta(days=STALE_DAYS)).isoformat()
+    stale_rows = []
+    for row in current.itertuples():
+        change = last_change.get(row.id)
+        manual = isinstance(row.manual_category, str) and row.manual_category.strip() != ""
+        if change and change["changed_at"] < limit and not manual and row.category != UNQUALIFIED:
+            days = (as_of - date.fromisoformat(change["changed_at"][:10])).days
+            stale_rows.append([row.id, row.name, row.category, change["changed_at"][:10], days])
+    stale = pd.DataFrame(stale_rows, columns=["id", "name", "category", "unchanged since", "days"])
+
+    since_text = start.isoformat()
+    unq = outcome[(outcome["category"] == UNQUALIFIED)].copy()
+    unq["id"] = unq["id"].astype(str)
+    unq["first_seen"] = unq["id"].map(lambda i: first_seen.get(i, as_of.isoformat())[:10])
+    unq = unq[unq["first_seen"] >= since_text[:10]][["id", "name", "first_seen", "problems"]]
+
+    counts = outcome["stage"].value_counts()
+    stages = pd.DataFrame([[s.code, s.title, int(counts.get(s.code, 0)), s.strategy] for s in rules.stages],
+                          columns=["stage", "title", "clients", "strategy"])
+    return Review(since, as_of, matrix, moved_out.reset_index(drop=True), stale, unq.reset_index(drop=True),
+                  stages, distribution(history, order))
+
+
+def distribution(history: list[dict[str, Any]], order: Sequence[str]) -> pd.DataFrame:
+    """Category counts after each day on which something changed (for the chart)."""
+    if not history:
+        return pd.DataFrame(columns=["date", *order])
+    days = sorted({row["changed_at"][:10] for row in history})
+    rows = []
+    for day in days:
+        state = category_at(history, datetime.fromisoformat(day) + timedelta(days=1, seconds=-1))
+        counts = pd.Series(list(state.values())).value_counts()
+        rows.append([day, *[int(counts.get(c, 0)) for c in order]])
+    return pd.DataFrame(rows, columns=["date", *order])
+
+
+def write_review(rev: Review, out: Path, rules: RuleSet) -> list[Path]:
+    """Write the review as CSV, XLSX or Markdown by ``out``'s extension, plus PNG charts."""
+    suffix = out.suffix.lower()
+    written = [out]
+    if suffix == ".md":
+        parts = [f"# Quarterly review {rev.since} .. {rev.as_of}"]
+        for title, frame in rev.sections():
+            parts += ["", f"## {title}", "", markdown(frame)]
+        out.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    elif suffix == ".xlsx":
+        with pd.ExcelWriter(out, engine="openpyxl") as writer:
+            for title, frame in rev.sections():
+                frame.to_excel(writer, sheet_name=title[:31].replace("→", "-"), index=False)
+    elif suffix == ".csv":
+        frames = []
+        for title, frame in rev.sections():
+            f = frame.copy()
+            f.insert(0, "section", title)
+            frames.append(f)
+        pd.concat(frames, ignore_index=True).to_csv(out, index=False, encoding="utf-8-sig")
+    else:
+        raise InputError(f"{out}: the review can be written as .csv, .xlsx or .md")
+    written += charts(rev, out.with_suffix(""), rules)
+    return written
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    if not len(frame):
+        return "(none)"
+    cols = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join("" if pd.isna(v) else str(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def charts(rev: Review, stem: Path, rules: RuleSet) -> list[Path]:
+    """PNG charts beside the report: categories over time, and the transitions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {c.code: c.colour or "#999999" for c in rules.categories}
+    paths = []
+    dist = rev.distribution
+    if len(dist):
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        bottom = None
+        x = list(dist["date"])
+        for code in [c for c in dist.columns if c != "date"]:
+            values = dist[code].to_numpy()
+            ax.bar(x, values, bottom=bottom, label=code, color=colours.get(code, "#BBBBBB"), edgecolor="#555555")
+            bottom = values if bottom is None else bottom + values
+        ax.set_title("Clients per category over time")
+        ax.set_ylabel("clients")
+        ax.legend(ncol=5, fontsize=8)
+        fig.autofmt_xdate()
+        path = stem.parent / f"{stem.name}-categories.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    matrix = rev.transitions
+    if matrix.size:
+        fig, ax = plt.subplots(figsize=(6, 5))
+        ax.imshow(matrix.to_numpy(), cmap="Blues")
+        ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
+        ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index])
+        for (i, j), v in pd.DataFrame(matrix.to_numpy()).stack().items():
+            ax.text(j, i, str(v), ha="center", va="center")
+        ax.set_xlabel("to")
+        ax.set_ylabel("from")
+        ax.set_title(f"Moves {rev.since} .. {rev.as_of}")
+        path = stem.parent / f"{stem.name}-transitions.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+@dataclass
+class Capacity:
+    slots: int
+    keep: pd.DataFrame
+    drop: pd.DataFrame
+
+    def totals(self) -> dict[str, float]:
+        def money(frame: pd.DataFrame, column: str) -> float:
+            return float(pd.to_numeric(frame[column], errors="coerce").fillna(0).sum())
+
+        return {"revenue_kept": money(self.keep, "revenue"), "profit_kept": money(self.keep, "profit"),
+                "revenue_given_up": money(self.drop, "revenue"), "profit_given_up": money(self.drop, "profit")}
+
+    def to_text(self) -> str:
+        t = self.totals()
+        lines = [f"Capacity for {self.slots} of {len(self.keep) + len(self.drop)} clients.",
+                 f"Keep {len(self.keep)}: revenue {t['revenue_kept']:,.0f}, profit {t['profit_kept']:,.0f}.",
+                 f"Give up {len(self.drop)}: revenue {t['revenue_given_up']:,.0f}, "
+                 f"profit {t['profit_given_up']:,.0f}.", "", "Keep:"]
+        lines.append(self.keep.to_string(index=False) if len(self.keep) else "  (none)")
+        lines += ["", "Give up (first to go at the bottom):"]
+        lines.append(self.drop.to_string(index=False) if len(self.drop) else "  (none)")
+        return "\n".join(lines)
+
+
+def capacity(outcome: pd.DataFrame, rules: RuleSet, slots: int) -> Capacity:
+    """"10 clients, capacity for 6": keep clients in category order, then by profit ratio.
+
+    Category order is the rules file's order of A-like codes first: the best categories (AAA,
+    AA, A, B, C, D) and then E-like and unqualified ones last. Within a category the higher
+    ROI comes first, then the higher profit.
+    """
+    if slots < 0:
+        raise InputError("--slots must be 0 or more")
+    rank = _category_rank(rules)
+    frame = outcome[["id", "name", "category", "revenue", "profit", "roi_pct"]].copy()
+    frame["_rank"] = frame["category"].map(lambda c: rank.get(str(c), len(rank)))
+    frame["_roi"] = pd.to_numeric(frame["roi_pct"], errors="coerce").fillna(float("-inf"))
+    frame["_profit"] = pd.to_numeric(frame["profit"], errors="coerce").fillna(float("-inf"))
+    frame = frame.sort_values(["_rank", "_roi", "_profit"], ascending=[True, False, False], kind="stable")
+    frame = frame.drop(columns=["_rank", "_roi", "_profit"])
+    frame["roi_pct"] = pd.to_numeric(frame["roi_pct"], errors="coerce").round(1)
+    return Capacity(slots, frame.iloc[:slots].reset_index(drop=True), frame.iloc[slots:].reset_index(drop=True))
+
+
+def _category_rank(rules: RuleSet) -> dict[str, int]:
+    """Good categories first in the rules' order, then the E family (worst last), then unqualified."""
+    codes = rules.codes
+    bad = [c for c in codes if c.upper().startswith("E")]
+    good = [c for c in codes if c not in bad]
+    ordered = good + sorted(bad, key=len)  # E before EE before EEE
+    rank = {c: i for i, c in enumerate(ordered)}
+    rank[UNQUALIFIED] = len(ordered)
+    return rank
+
+
+def summary_rows(outcome: pd.DataFrame, rules: RuleSet, history: list[dict[str, Any]],
+                 as_of: date) -> list[list[Any]]:
+    """The Summary tab: counts, revenue, profit and share per category; moves this quarter."""
+    total_profit = float(pd.to_numeric(outcome["profit"], errors="coerce").clip(lower=0).fillna(0).sum())
+    rows: list[list[Any]] = [["category", "title", "clients", "revenue", "profit", "profit share"]]
+    for code in [*rules.codes, UNQUALIFIED]:
+        part = outcome[outcome["category"] == code]
+        if not len(part) and code == UNQUALIFIED:
+            continue
+        revenue = float(pd.to_numeric(part["revenue"], errors="coerce").fillna(0).sum())
+        profit = float(pd.to_numeric(part["profit"], errors="coerce").fillna(0).sum())
+        cat = rules.category(code)
+        share = round(max(profit, 0) / total_profit, 4) if total_profit else 0.0
+        rows.append([code, cat.title if cat else "not categorized", len(part), round(revenue, 2),
+                     round(profit, 2), share])
+    quarter_start = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
+    rev = review(outcome, history, rules, as_of, since=quarter_start)
+    rows += [[], [f"Moves since {quarter_start.isoformat()}", "", "clients"]]
+    moves = rev.moved[rev.moved["from"] != NEW].groupby(["from", "to"]).size()
+    rows += [[f"{a} → {b}", "", int(n)] for (a, b), n in moves.items()] or [["(none)"]]
+    return rows
