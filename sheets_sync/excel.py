@@ -118,6 +118,14 @@ def export_table(outcome: pd.DataFrame, rules: RuleSet, out: Path, *, as_of: dat
     values that could not be read: they are written as text, as the CRM had them."""
     template = Path(options.template) if options.template else default_template()
     book = _Template.open(template)
+    try:
+        return _export(book, outcome, rules, out, as_of, problems or {}, options)
+    finally:
+        book.zf.close()
+
+
+def _export(book: _Template, outcome: pd.DataFrame, rules: RuleSet, out: Path, as_of: date,
+            problems: Mapping[Any, Sequence[Problem]], options: ExportOptions) -> ExportResult:
     n = len(outcome)
     if options.pareto == "auto":
         pareto = Pareto.LIVE if n <= LIVE_PARETO_LIMIT else Pareto.FIXED
@@ -134,7 +142,7 @@ def export_table(outcome: pd.DataFrame, rules: RuleSet, out: Path, *, as_of: dat
     compiled = compile_rules(rules, refs, pareto)
     styles = _Styles(book.read("xl/styles.xml"))
     frame = _prepare(outcome, rules, pareto)
-    raw = _raw_texts(outcome, problems or {})
+    raw = _raw_texts(outcome, problems)
     parts: dict[str, bytes | Iterator[bytes]] = {}
     parts[clients.path] = _clients_xml(book, clients, layout, frame, raw, compiled, styles, rules,
                                        options.cached_values)
