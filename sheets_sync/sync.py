@@ -196,16 +196,17 @@ def current_outcome(ctx: Context) -> pd.DataFrame:
 def run_sync(ctx: Context, *, dry_run: bool = False) -> Summary:
     """One pass; see the module docstring."""
     table, raw = read_crm(ctx)
+    done: dict[str, Any] = {}  # steps that must not run twice when a pass is re-planned
     for attempt in range(CONCURRENT_RETRIES):
         try:
-            return _pass(ctx, table, raw, dry_run)
+            return _pass(ctx, table, raw, dry_run, done)
         except ConcurrentEditError:
             if attempt == CONCURRENT_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) -> Summary:
+def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, done: dict[str, Any]) -> Summary:
     cfg = ctx.config.sheet
     columns = sheet_columns(ctx.config, ctx.rules, raw)
     grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB])
@@ -223,31 +224,39 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) ->
     outcome = outcome.loc[~ids.duplicated(keep="first") & ids.ne("")]
 
     changes = _category_changes(ctx, outcome)
-    summary.changes = [{"id": c.client_id, "name": c.name, "from": c.from_cat, "to": c.to_cat,
-                        "source": c.source, "reason": c.reason} for c in changes]
+    summary.changes = done.get("changes") or [
+        {"id": c.client_id, "name": c.name, "from": c.from_cat, "to": c.to_cat, "source": c.source,
+         "reason": c.reason} for c in changes]
     last = ctx.state.last_categories()
     changed_at = {c.client_id: c.changed_at for c in changes}
     for cid, (_, at) in last.items():
         changed_at.setdefault(cid, at)
-    snapshot = ctx.state.snapshot()
-    batch, new_snapshot, edits = _plan_clients(ctx, columns, sheet, outcome, changed_at,
-                                               snapshot, summary, table.problems)
     summary.unqualified = [
         {"id": str(r.id), "name": "" if pd.isna(r.name) else str(r.name),
          "problems": str(r.problems)}
         for r in outcome.loc[outcome["category"] == UNQUALIFIED, ["id", "name", "problems"]]
         .itertuples()]
-    summary.overwritten_edits = edits
     crm_changes = _crm_changes(ctx, outcome, raw)
     summary.crm_written = len(crm_changes)
     summary.examples += [f"client {cid}: category -> {code} in the CRM"
                          for cid, code in list(crm_changes.items())[:2]]
+    now_text = ctx.now.isoformat(timespec="seconds")
+    if not dry_run:
+        # history first: the sheet and the CRM catch up from it if a later step fails; then the
+        # CRM, so that a rejection shows in the client's row of this very sync
+        ctx.state.record(changes)
+        done.setdefault("changes", summary.changes)
+        if "crm" not in done:
+            done["crm"] = _write_crm(ctx, crm_changes, now_text)
+        summary.crm_written, summary.crm_rejected = done["crm"]
+    outcome = _with_ledger(outcome, ctx.state.ledger())
+    snapshot = ctx.state.snapshot()
+    batch, new_snapshot, edits = _plan_clients(ctx, columns, sheet, outcome, changed_at,
+                                               snapshot, summary, table.problems)
+    summary.overwritten_edits = edits
     if dry_run:
         return summary
 
-    # record history first: the sheet and the CRM catch up from it if a later step fails
-    now_text = ctx.now.isoformat(timespec="seconds")
-    ctx.state.record(changes)
     ctx.state.record_edits(edits, now_text)
     pending = ctx.state.not_in_sheet()
     history_rows = _history_tab(grids[cfg.history_tab], pending, cfg.history_tab)
@@ -268,17 +277,37 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool) ->
     ctx.state.mark_in_sheet(row["seq"] for row in pending)
     ctx.state.save_snapshot(new_snapshot)
     ctx.state.put("layout", _layout_signature(ctx.rules))
-
-    if crm_changes:
-        result = ctx.crm.write_categories(crm_changes)
-        summary.crm_written = len(result.written)
-        summary.crm_rejected = [{"id": cid, "category": crm_changes.get(cid, ""),
-                                 "message": msg} for cid, msg in result.rejected.items()]
-        ctx.state.update_ledger({cid: (crm_changes.get(cid, ""), msg)
-                                 for cid, msg in result.rejected.items()},
-                                result.written, now_text)
     ctx.state.record_run(ctx.now, now(), summary.as_dict())
     return summary
+
+
+def _write_crm(ctx: Context, changes: dict[str, str], now_text: str) -> tuple[int, list[dict[str, str]]]:
+    """Write changed categories; rejected ones go to the ledger and are retried next time."""
+    if not changes:
+        return 0, []
+    result = ctx.crm.write_categories(changes)
+    ctx.state.update_ledger({cid: (changes.get(cid, ""), msg) for cid, msg in result.rejected.items()},
+                            result.written, now_text)
+    rejected = [{"id": cid, "category": changes.get(cid, ""), "message": msg}
+                for cid, msg in result.rejected.items()]
+    return len(result.written), rejected
+
+
+def _with_ledger(outcome: pd.DataFrame, ledger: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Problems of each client's row, plus the CRM's rejection of its category if any."""
+    if not ledger:
+        return outcome
+    out = outcome.copy()
+    ids = out["id"].astype(str)
+    for label, cid in ids.items():
+        entry = ledger.get(cid)
+        if entry is None:
+            continue
+        note = (f"CRM rejected category {entry['category']} ({entry['message']}); retried at each sync, "
+                f"{entry['attempts']} attempt(s) so far")
+        before = out.at[label, "problems"]
+        out.at[label, "problems"] = f"{before}; {note}" if isinstance(before, str) and before else note
+    return out
 
 
 def _from_sheet(value: Any, kind: str) -> Any:
