@@ -762,10 +762,11 @@ def _summary_xml(book: _Template, sheet: _Sheet, layout: list[_Col], clients: _S
         values: dict[str, tuple[str | None, Any]] = {"code": (None, code), "title": (None, titles.get(code, ""))}
         cat = f"${code_ref}{r}"
         if code == "total":
-            for f in ("clients", "revenue", "profit", "share"):
+            sums = {"clients": len(frame), "revenue": float(np.nansum(revenue)), "profit": total_profit}
+            for f in ("clients", "revenue", "profit"):
                 if f in where:
                     letter = get_column_letter(where[f])
-                    values[f] = (f"SUM({letter}2:{letter}{r - 1})", None)
+                    values[f] = (f"SUM({letter}2:{letter}{r - 1})", sums[f])
         else:
             values["clients"] = (f"COUNTIF({span('live_category')},{cat})", int(mask.sum()))
             values["revenue"] = (f"SUMIF({span('live_category')},{cat},{span('revenue')})",

@@ -348,7 +348,9 @@ class _Compiler:
             case Arith(op=op, left=left, right=right):
                 (a, ok_a), (b, ok_b) = self.value(left), self.value(right)
                 ok = _both(ok_a, ok_b)
-                if op == "/":
+                if op == "/" and isinstance(right, Const):
+                    ok = ok if right.value != 0 else "FALSE"
+                elif op == "/":
                     ok = f"{b}<>0" if ok is None else f"IF({ok},{b}<>0,FALSE)"
                 return f"({a}{op}{b})", ok
             case Neg(item=item):
