@@ -131,7 +131,7 @@ def make_db(kind: str, request: pytest.FixtureRequest, tmp_path: Path,
     _reset_pg(url, password)
     if password:
         monkeypatch.setenv(PASSWORD_ENV, str(password))
-    return Db("postgresql", url.set(password=None), str(password) if password else None)
+    return Db("postgresql", url._replace(password=None), str(password) if password else None)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
