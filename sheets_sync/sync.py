@@ -14,13 +14,14 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 from filelock import FileLock, Timeout
 
 from .categorize import UNQUALIFIED, categorize
+from .checkpoints import checkpoint
 from .config import Config
 from .crm import CrmAdapter, open_crm
 from .errors import ConcurrentEditError, CrmError, ExitCode, LockedError
@@ -155,6 +156,7 @@ _now = now  # the name the export module imports
 
 def read_crm(ctx: Context) -> tuple[ClientTable, pd.DataFrame]:
     raw = ctx.crm.fetch()
+    checkpoint("crm-read")
     mapping = dict(ctx.config.fields)
     table = build_table(raw, mapping, ctx.config.parsing, extra=ctx.rules.columns)
     return table, raw
@@ -248,6 +250,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         done.setdefault("changes", summary.changes)
         if "crm" not in done:
             done["crm"] = _write_crm(ctx, crm_changes, now_text)
+            checkpoint("crm-written")
         summary.crm_written, summary.crm_rejected = done["crm"]
     outcome = _with_ledger(outcome, ctx.state.ledger())
     snapshot = ctx.state.snapshot()
@@ -274,6 +277,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
                              "first_row": 1, "last_row": categories}
         batch.tabs.append(summary_tab)
     ctx.sheet.write(batch)
+    checkpoint("sheet-written")
     ctx.state.mark_in_sheet(row["seq"] for row in pending)
     ctx.state.save_snapshot(new_snapshot)
     ctx.state.put("layout", _layout_signature(ctx.rules))
@@ -483,16 +487,28 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
 
 
 def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str) -> TabWrite | None:
-    if not pending and grid:
+    """New History rows; rows already in the tab (a run killed after writing the sheet and
+    before noting it) are not appended twice."""
+    present = {_history_key(r[0], r[1], r[4]) for r in (grid or [])[1:] if len(r) > 4}
+    rows = [row for row in pending
+            if _history_key(row["changed_at"], row["client_id"], row["to_cat"]) not in present]
+    if not rows and grid:
         return None
-    created = not grid
-    tw = TabWrite(tab, list(HISTORY_HEADER), created=created)
+    tw = TabWrite(tab, list(HISTORY_HEADER), created=not grid)
     tw.kinds = {0: "datetime"}
-    for row in pending:
+    for row in rows:
         tw.appends.append([datetime.fromisoformat(row["changed_at"]), row["client_id"],
                            row["name"], row["from_cat"], row["to_cat"], row["source"],
                            row["reason"]])
     return tw
+
+
+def _history_key(when: Any, client_id: Any, to_cat: Any) -> tuple[str, str, str]:
+    if isinstance(when, int | float) and not isinstance(when, bool):  # a serial number (Google)
+        when = datetime(1899, 12, 30) + timedelta(seconds=round(float(when) * 86400))
+    if isinstance(when, datetime):
+        when = when.replace(microsecond=0).isoformat(timespec="minutes")
+    return (str(when)[:16], id_text(client_id), "" if to_cat is None else str(to_cat))
 
 
 def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context) -> TabWrite | None:

@@ -41,6 +41,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from ..checkpoints import checkpoint
 from ..errors import ConfigError, CrmError
 from .base import CheckItem, CrmSettings, WriteResult
 
@@ -274,6 +275,7 @@ class SqlCrm:
                 else:
                     result.rejected[cid] = "no such client in the CRM table any more"
             result.rejected.update(bad)
+            checkpoint("crm-batch")
         return result
 
     def _temp(self) -> sa.Table:
@@ -483,7 +485,7 @@ def categorize_in_database(crm: SqlCrm, rules: Any, fields: Mapping[str, str],
     try:
         with crm.engine.begin() as conn:
             written = conn.execute(stmt).rowcount
-            found = dict(conn.execute(counted).tuples().all())
+            found = dict(tuple(r) for r in conn.execute(counted).all())
     except sa.exc.SQLAlchemyError as exc:
         raise crm._fail("categorizing in the database failed: ", exc) from exc
     order = codes + [UNQUALIFIED]
