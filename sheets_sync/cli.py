@@ -106,16 +106,31 @@ def demo(folder: Path | None, clients: int) -> None:
 def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float) -> None:
     """Run one pass: CRM -> sheet -> rules -> CRM, writing only what changed."""
     from .config import load_config
+    from .logs import close_log, log, open_log
     from .sync import locked, open_context, run_sync
 
     config = load_config(config_path)
-    with locked(config, wait):
-        ctx = open_context(config)
-        try:
-            summary = run_sync(ctx, dry_run=dry_run)
-        finally:
-            ctx.crm.close()
-            ctx.state.close()
+    handler = open_log(config.log)
+    bar = _progress(as_json)
+    try:
+        with locked(config, wait):
+            log.info("sync started%s (config %s)", " (dry run)" if dry_run else "", config.path)
+            ctx = open_context(config)
+            try:
+                summary = run_sync(ctx, dry_run=dry_run, progress=bar)
+            finally:
+                ctx.crm.close()
+                ctx.state.close()
+        log.info("sync done, exit %d: %s", int(summary.exit_code), summary.to_text().replace("\n", " | "))
+        for item in summary.crm_rejected:
+            log.warning("CRM rejected client %s -> %s: %s", item["id"], item["category"], item["message"])
+    except SheetsSyncError as err:
+        log.error("sync failed, exit %d: %s", int(err.exit_code), err)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        close_log(handler)
     click.echo(summary.to_json() if as_json else summary.to_text())
     sys.exit(int(summary.exit_code))
 
@@ -158,6 +173,16 @@ def categorize(input_path: Path | None, output: Path | None, config_path: Path |
     result = categorize_file(input_path, output, config_path=config_path,
                              rules_path=rules_path, today=today.date() if today else None)
     click.echo(result.to_text())
+
+
+def _progress(quiet: bool) -> Any:
+    """A progress bar on stderr when it is a terminal (never in cron logs or --json runs)."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=4, desc="sync", unit="step", leave=False, file=sys.stderr,
+                bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
 
 
 @main.command(epilog=EXIT_CODES)

@@ -19,7 +19,7 @@ from .parsing import DateOrder
 from .table import ParseOptions
 
 DEFAULT_NAME = "sheets-sync.toml"
-_TOP = {"rules", "state", "crm", "sheet", "fields", "parsing"}
+_TOP = {"rules", "state", "crm", "sheet", "fields", "parsing", "log"}
 _SHEET = {"workbook", "google", "clients_tab", "history_tab", "headers", "credentials",
           "credentials_env", "endpoint", "live_formulas", "requests_per_minute", "retry_budget",
           "retry_base_delay", "timeout"}
@@ -39,6 +39,16 @@ class SheetSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    """``[log]``: a log file with rotation (none by default)."""
+
+    file: Path | None = None
+    max_bytes: int = 1_000_000
+    backups: int = 5
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     rules_path: Path
@@ -47,6 +57,7 @@ class Config:
     sheet: SheetSettings
     fields: Mapping[str, str]  # canonical column -> CRM field key
     parsing: ParseOptions
+    log: LogSettings = LogSettings()
 
     @property
     def base_dir(self) -> Path:
@@ -100,7 +111,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     parsing = _parsing(_table(data, "parsing", name), name)
     rules = _path(data.get("rules", "rules.py"), base, name, "rules")
     state = _path(data.get("state", path.stem + ".state.sqlite"), base, name, "state")
-    return Config(path, rules, state, crm, sheet, dict(fields), parsing)
+    return Config(path, rules, state, crm, sheet, dict(fields), parsing, _log(_table(data, "log", name), base, name))
 
 
 def _no_unknown(data: Mapping[str, Any], known: set[str], name: str, section: str) -> None:
@@ -142,6 +153,19 @@ def _sheet(table: Mapping[str, Any], base: Path, name: str) -> SheetSettings:
     return SheetSettings(kind, target, str(table.get("clients_tab", "Clients")),
                          str(table.get("history_tab", "History")),
                          {str(k): str(v) for k, v in headers.items()}, options, base)
+
+
+def _log(table: Mapping[str, Any], base: Path, name: str) -> LogSettings:
+    _no_unknown(table, {"file", "max_bytes", "backups", "level"}, name, "log")
+    level = str(table.get("level", "INFO")).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{name} [log] level must be debug, info, warning or error, not {level.lower()!r}")
+    try:
+        max_bytes, backups = int(table.get("max_bytes", 1_000_000)), int(table.get("backups", 5))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} [log] max_bytes and backups must be whole numbers") from None
+    file = _path(table["file"], base, name, "[log] file") if "file" in table else None
+    return LogSettings(file, max_bytes, backups, level)
 
 
 def _parsing(table: Mapping[str, Any], name: str) -> ParseOptions:

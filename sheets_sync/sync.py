@@ -131,6 +131,13 @@ class Context:
     sheet: SheetBackend
     state: StateStore
     now: datetime
+    progress: Any = None
+
+
+def _step(ctx: Context, name: str) -> None:
+    if ctx.progress is not None:
+        ctx.progress.set_postfix_str(name)
+        ctx.progress.update(1)
 
 
 def open_context(config: Config, clock: Clock | None = None) -> Context:
@@ -195,8 +202,10 @@ def current_outcome(ctx: Context) -> pd.DataFrame:
     return categorize(merged, ctx.rules, ctx.now.date()).frame
 
 
-def run_sync(ctx: Context, *, dry_run: bool = False) -> Summary:
-    """One pass; see the module docstring."""
+def run_sync(ctx: Context, *, dry_run: bool = False, progress: Any = None) -> Summary:
+    """One pass; see the module docstring. ``progress`` is an optional tqdm-like bar."""
+    ctx.progress = progress
+    _step(ctx, "reading the CRM")
     table, raw = read_crm(ctx)
     done: dict[str, Any] = {}  # steps that must not run twice when a pass is re-planned
     for attempt in range(CONCURRENT_RETRIES):
@@ -211,6 +220,7 @@ def run_sync(ctx: Context, *, dry_run: bool = False) -> Summary:
 def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, done: dict[str, Any]) -> Summary:
     cfg = ctx.config.sheet
     columns = sheet_columns(ctx.config, ctx.rules, raw)
+    _step(ctx, "reading the sheet")
     grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB])
     sheet = read_clients(grids[cfg.clients_tab], columns)
     merged = merge_owner_columns(table, sheet)
@@ -249,6 +259,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         ctx.state.record(changes)
         done.setdefault("changes", summary.changes)
         if "crm" not in done:
+            _step(ctx, "writing the CRM")
             done["crm"] = _write_crm(ctx, crm_changes, now_text)
             checkpoint("crm-written")
         summary.crm_written, summary.crm_rejected = done["crm"]
@@ -276,6 +287,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         summary_tab.chart = {"title": "Clients per category", "labels_col": 0, "values_col": 2,
                              "first_row": 1, "last_row": categories}
         batch.tabs.append(summary_tab)
+    _step(ctx, "writing the sheet")
     ctx.sheet.write(batch)
     checkpoint("sheet-written")
     ctx.state.mark_in_sheet(row["seq"] for row in pending)

@@ -39,6 +39,10 @@ category_label = "Client category"
 backoff = 0.01
 [sheet]
 workbook = "clients.xlsx"
+[log]
+file = "logs/sync.log"
+max_bytes = 700
+backups = 2
 [fields]
 id = "id"
 name = "name"
@@ -76,8 +80,13 @@ def test_setup_sync_rejection_ledger_and_retry(cli: Callable[..., str], hubspot:
     assert not row[header.index("problems")]
     assert cli("sync", "--config", str(config), code=1).startswith("No changes")
 
-    # the token appears nowhere: outputs, the state file, the workbook
-    everything = out + json.dumps(summary) + (config.parent / "sheets-sync.state.sqlite").read_bytes().decode(
+    # the log: rotated, with the rejection and the summaries
+    logs = sorted((config.parent / "logs").glob("sync.log*"))
+    assert [p.name for p in logs] == ["sync.log", "sync.log.1", "sync.log.2"]  # 2 backups kept, no more
+    text = "".join(p.read_text() for p in logs)
+    assert "sync done, exit 1: No changes" in text
+    # the token appears nowhere: outputs, the log, the state file, the workbook
+    everything = out + json.dumps(summary) + text + (config.parent / "sheets-sync.state.sqlite").read_bytes().decode(
         "utf-8", "replace")
     assert TOKEN not in everything
     for cell in ws.iter_rows(values_only=True):
@@ -90,3 +99,5 @@ def test_wrong_token_is_one_line_without_the_token(cli: Callable[..., str], hubs
     monkeypatch.setenv("HUBSPOT_TOKEN", "pat-na1-wrong-token-value")
     out = cli("sync", "--config", str(config), code=2)
     assert "HUBSPOT_TOKEN" in out and "wrong-token-value" not in out and out.count("\n") == 1
+    text = (config.parent / "logs" / "sync.log").read_text()
+    assert "sync failed, exit 2" in text and "wrong-token-value" not in text

@@ -1,0 +1,42 @@
+"""The log file of unattended runs: rotated by size, secrets masked, one summary line per run."""
+
+from __future__ import annotations
+
+import logging
+from logging.handlers import RotatingFileHandler
+
+from .config import LogSettings
+
+log = logging.getLogger("sheets_sync")
+
+
+class _Mask(logging.Filter):
+    """Masks every registered secret (tokens, webhook codes) in the formatted message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .crm.http import mask
+
+        record.msg = mask(record.getMessage())
+        record.args = None
+        return True
+
+
+def open_log(settings: LogSettings) -> RotatingFileHandler | None:
+    """Attach the rotating log file of ``settings`` (if any); the caller closes it."""
+    if settings.file is None:
+        return None
+    settings.file.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(settings.file, maxBytes=settings.max_bytes, backupCount=settings.backups,
+                                  encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_Mask())
+    handler.setLevel(settings.level)
+    log.addHandler(handler)
+    log.setLevel(min(log.level or logging.WARNING, logging.getLevelName(settings.level)))
+    return handler
+
+
+def close_log(handler: RotatingFileHandler | None) -> None:
+    if handler is not None:
+        log.removeHandler(handler)
+        handler.close()
