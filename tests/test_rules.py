@@ -254,3 +254,16 @@ def test_pareto_share_and_stage() -> None:
     assert pd.isna(out["profit_share_cum"][3])
     assert list(out["stage"]) == ["adherent", "potential", "first_purchase", "regular"]
     assert out["tenure_months"][0] == 82
+
+
+def test_reasons_show_the_branch_that_held() -> None:
+    source = GOOD.replace('"when": "roi_pct >= roi_a"', '"when": "revenue > 500 or (costs < 10 and orders_12m >= 1)"')
+    source = source.replace('"when": "true"', '"when": "not (revenue > 100 or costs > 100)"')
+    rules = parse_rules(source)
+    raw = _clients(revenue=[1000, 50, 50], costs=[500, 5, 20], orders_12m=[1, 2, 1])
+    out = categorize(build_table(raw), rules, date(2026, 11, 23)).frame
+    assert list(out["reason"]) == [
+        "A: revenue 1000 > 500",
+        "A: costs 5 < 10 and orders_12m 2 ≥ 1",
+        "D: not (revenue 50 > 100 or costs 20 > 100)",
+    ]

@@ -182,12 +182,19 @@ def render(node: Node, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
                 out = _join(out, " and ", _wrap(item, Or, ev, rows))
             return out
         case Or(items=items):
-            choices = [ev.truth(i)[rows] for i in items]
-            texts = [_wrap(i, And, ev, rows) for i in items]
-            out = texts[-1]
-            for truth, text in zip(reversed(choices[:-1]), reversed(texts[:-1]), strict=True):
-                out = np.where(truth, text, out)
-            return out.astype(StringDType())
+            # each row shows the first branch that holds; only that branch is rendered for it
+            chosen = np.full(len(rows), -1)
+            for i, item in enumerate(items):
+                chosen[(chosen < 0) & ev.truth(item)[rows]] = i
+            out = np.empty(len(rows), dtype=StringDType())
+            for i, item in enumerate(items):
+                where = np.flatnonzero(chosen == i)
+                if len(where):
+                    out[where] = render(item, ev, rows[where])
+            none = np.flatnonzero(chosen < 0)  # inside a not: no branch holds, show them all
+            if len(none):
+                out[none] = _join_all([_wrap(item, And, ev, rows[none]) for item in items], " or ")
+            return out
         case Not(item=item):
             return np.strings.add(np.strings.add("not (", render(item, ev, rows)), ")")
         case Arith(op=op, left=left, right=right):
@@ -215,6 +222,13 @@ def _wrap(node: Node, kind: type, ev: Evaluator, rows: np.ndarray) -> np.ndarray
     if isinstance(node, kind) and not isinstance(node, Or):  # of an or, one branch is shown
         return np.strings.add(np.strings.add("(", text), ")")
     return text
+
+
+def _join_all(parts: list[np.ndarray], sep: str) -> np.ndarray:
+    out = parts[0]
+    for part in parts[1:]:
+        out = _join(out, sep, part)
+    return out
 
 
 def _join(a: np.ndarray, sep: str, b: np.ndarray) -> np.ndarray:
