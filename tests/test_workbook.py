@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 
 from sheets_sync.errors import ConcurrentEditError
 from sheets_sync.sheets.base import TabWrite, WriteBatch
-from sheets_sync.sheets.workbook import WorkbookSheet
+from sheets_sync.sheets.workbook import WorkbookSheet, _umask
 
 
 def _owner_extras(path: Path) -> None:
@@ -89,3 +89,15 @@ def test_guard_refuses_a_row_that_holds_another_client(cli: Callable[..., str], 
     with pytest.raises(ConcurrentEditError, match="expected client 2, found '1'"):
         sheet.write(WriteBatch([TabWrite("T", ["id", "x"], guard_col=0, guard={1: "2"},
                                          updates=[(1, 1, "z")])]))
+
+
+def test_saving_keeps_the_files_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "w.xlsx"
+    sheet = WorkbookSheet(path)
+    sheet.read(["T"])
+    sheet.write(WriteBatch([TabWrite("T", ["id"], created=True, appends=[["1"]])]))
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    path.chmod(0o664)
+    sheet.read(["T"])
+    sheet.write(WriteBatch([TabWrite("T", ["id"], updates=[(1, 0, "2")])]))
+    assert path.stat().st_mode & 0o777 == 0o664

@@ -135,12 +135,19 @@ class WorkbookSheet:
         if tw.chart and not ws._charts:
             _chart(ws, tw.chart)
 
+    def _mode(self) -> int:
+        try:
+            return self.path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            return 0o666 & ~_umask()
+
     def _save(self, book: openpyxl.Workbook) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".~" + self.path.stem, suffix=".xlsx",
                                    dir=self.path.parent)
         os.close(fd)
         try:
+            os.chmod(tmp, self._mode())  # mkstemp makes 0600: keep the workbook as shared as it was
             book.save(tmp)
             if self._stat() != self._stamp:
                 raise ConcurrentEditError(f"Workbook {self.path} changed on disk while we worked.")
@@ -151,6 +158,12 @@ class WorkbookSheet:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _set(cell: Any, value: Any, kind: str | None) -> None:
