@@ -234,3 +234,8 @@ def test_cli_export_errors_are_one_line(cli: Callable[..., str], tmp_path: Path)
     wb.save(bad)
     text = cli("export", "--config", config, "--out", str(tmp_path / "x.xlsx"), "--template", str(bad), code=2)
     assert "Define the name ClientsHeader" in text and "Traceback" not in text
+
+
+def test_the_packaged_template_is_the_generated_one() -> None:
+    top = Path(__file__).resolve().parent.parent / "templates" / "default.xlsx"
+    assert default_template().read_bytes() == top.read_bytes(), "run python templates/make_default.py"
