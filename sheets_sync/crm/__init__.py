@@ -16,6 +16,12 @@ def _sql(settings: CrmSettings) -> CrmAdapter:
     return SqlCrm(settings)
 
 
+def _file(settings: CrmSettings) -> CrmAdapter:
+    from .files import FileCrm
+
+    return FileCrm(settings)
+
+
 def _amocrm(settings: CrmSettings) -> CrmAdapter:
     from .amocrm import AmoCrm
 
@@ -37,6 +43,7 @@ def _hubspot(settings: CrmSettings) -> CrmAdapter:
 ADAPTERS: dict[str, AdapterFactory] = {
     "sqlite": _sql,
     "sql": _sql,
+    "file": _file,
     "amocrm": _amocrm,
     "kommo": _amocrm,
     "bitrix24": _bitrix24,
