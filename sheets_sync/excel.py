@@ -287,8 +287,14 @@ class _Template:
         last_col = get_column_letter(max(c.index for c in layout))
         first_col = get_column_letter(clients.first_col)
         span = f"'{_quote(clients.name)}'!${first_col}${clients.header_row}:${last_col}${last_row}"
-        xml = re.sub(rf'(<definedName\b[^>]*name="_xlnm._FilterDatabase"[^>]*localSheetId="{index}"[^>]*>)'
-                     r".*?(</definedName>)", lambda m: m.group(1) + _escape(span) + m.group(2), xml, flags=re.S)
+
+        def fit_filter(m: re.Match[str]) -> str:
+            attrs = m.group(1)
+            if 'name="_xlnm._FilterDatabase"' in attrs and f'localSheetId="{index}"' in attrs:
+                return f"<definedName{attrs}>{_escape(span)}</definedName>"
+            return m.group(0)
+
+        xml = re.sub(r"<definedName\b([^>]*)>(.*?)</definedName>", fit_filter, xml, flags=re.S)
         if re.search(r"<calcPr\b", xml):
             xml = re.sub(r"<calcPr\b([^>]*?)\s*(/?)>", lambda m: "<calcPr" + re.sub(
                 r'\s*fullCalcOnLoad="[^"]*"', "", m.group(1)) + f' fullCalcOnLoad="1"{m.group(2)}>', xml, count=1)

@@ -229,3 +229,32 @@ def test_live_categories_equal_pandas_on_generated_tables(tmp_path: Path, rules:
     results = recalculate([path for path, _ in cases])
     for result, (_, outcome) in zip(results, cases, strict=True):
         _check(result, outcome, rules)
+
+
+def test_a_template_saved_by_libreoffice_works_too(tmp_path: Path, rules: RuleSet,
+                                                   recalculate: Callable[[list[Path]], list[Path]]) -> None:
+    """Another writer's XML: shared strings, other attribute orders, its own styles."""
+    import io
+
+    from openpyxl.drawing.image import Image
+    from PIL import Image as PILImage
+
+    from sheets_sync.excel import default_template
+
+    wb = openpyxl.load_workbook(default_template())
+    buf = io.BytesIO()
+    PILImage.new("RGB", (20, 20), "red").save(buf, format="PNG")
+    buf.seek(0)
+    wb["Summary"].add_image(Image(buf), "H25")
+    (tmp_path / "src").mkdir()
+    wb.save(tmp_path / "src" / "template.xlsx")
+    (template,) = recalculate([tmp_path / "src" / "template.xlsx"])
+    table = build_table(_demo_frame(80, 3))
+    outcome = categorize(table, rules, AS_OF).frame
+    export_table(outcome, rules, tmp_path / "from-lo.xlsx", as_of=AS_OF, problems=table.problems,
+                 options=ExportOptions(template=template, cached_values=False))
+    exported = openpyxl.load_workbook(tmp_path / "from-lo.xlsx")
+    assert len(exported["Summary"]._images) == 1 and len(exported["Summary"]._charts) == 1
+    exported.close()
+    (result,) = recalculate([tmp_path / "from-lo.xlsx"])
+    _check(result, outcome, rules)
