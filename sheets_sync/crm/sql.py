@@ -13,7 +13,7 @@ Config keys under ``[crm]``::
     categories_table = "client_categories"
     allow_alter = true                  # may `sheets-sync crm setup` add the column?
     chunk_size = 50000                  # rows per fetch from the server-side cursor
-    batch_size = 10000                  # categories per write transaction
+    batch_size = 50000                  # categories per write transaction
 
 Reads stream through a server-side cursor in chunks: each chunk becomes one small array per
 column, and the column arrays are joined once at the end, so the rows are never held twice.
@@ -45,7 +45,7 @@ from ..checkpoints import checkpoint
 from ..errors import ConfigError, CrmError
 from .base import CheckItem, CrmSettings, WriteResult
 
-BATCH = 10_000
+BATCH = 50_000
 CHUNK = 50_000
 CATEGORIES_TABLE = "client_categories"
 TEMP_TABLE = "sheets_sync_pending"
@@ -286,6 +286,17 @@ class SqlCrm:
                         sa.Column("category", sa.String(32)), sa.Column("reason", sa.Text),
                         prefixes=["TEMPORARY"])
 
+    def _load(self, conn: sa.Connection, tmp: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Rows into the temporary table: COPY on PostgreSQL (psycopg), else executemany."""
+        if self.engine.dialect.driver == "psycopg":
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {TEMP_TABLE} (id, category, reason) FROM STDIN") as copy:
+                copy.write("".join(f"{_copy_text(r['id'])}\t{_copy_text(r['category'])}\t"
+                                   f"{_copy_text(r['reason'])}\n" for r in rows))
+            conn.execute(sa.text(f"ANALYZE {TEMP_TABLE}"))
+        else:
+            conn.execute(tmp.insert(), rows)
+
     def _apply(self, rows: list[dict[str, Any]]) -> set[str]:
         """One transaction: load ``rows`` into a temporary table, apply them in one statement,
         return the ids that exist in the client table."""
@@ -296,7 +307,7 @@ class SqlCrm:
             with self.engine.begin() as conn:
                 tmp.drop(conn, checkfirst=True)
                 tmp.create(conn)
-                conn.execute(tmp.insert(), rows)
+                self._load(conn, tmp, rows)
                 exists = sa.exists().where(id_col == tmp.c.id)
                 present = {_id_text(v) for v in conn.execute(
                     sa.select(tmp.c.id).where(exists)).scalars()}
@@ -395,6 +406,17 @@ def _array(values: tuple, numeric: bool) -> np.ndarray:
     return out
 
 
+def _copy_text(value: object) -> str:
+    """A value in COPY's text format (``\\N`` for NULL, special characters escaped)."""
+    if value is None:
+        return "\\N"
+    text = str(value)
+    if any(c in text for c in "\\\t\n\r"):
+        text = (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return text
+
+
 def _flag(value: object, key: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"[crm] {key} must be true or false, not {value!r}")
@@ -440,7 +462,7 @@ class InDatabaseResult:
 
 
 def categorize_in_database(crm: SqlCrm, rules: Any, fields: Mapping[str, str],
-                           as_of: Any) -> InDatabaseResult:
+                           as_of: Any, *, counts: bool = True) -> InDatabaseResult:
     """Categorize every client inside the database with one statement, writing only the
     categories that differ (unqualified clients keep what they have)."""
     from ..categorize import UNQUALIFIED
@@ -485,7 +507,7 @@ def categorize_in_database(crm: SqlCrm, rules: Any, fields: Mapping[str, str],
     try:
         with crm.engine.begin() as conn:
             written = conn.execute(stmt).rowcount
-            found = dict(tuple(r) for r in conn.execute(counted).all())
+            found = dict(tuple(r) for r in conn.execute(counted).all()) if counts else {}
     except sa.exc.SQLAlchemyError as exc:
         raise crm._fail("categorizing in the database failed: ", exc) from exc
     order = codes + [UNQUALIFIED]

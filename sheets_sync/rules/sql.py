@@ -92,6 +92,15 @@ class _Parser:
         kind = col.type
         return isinstance(kind, sa.Integer | sa.Float | sa.Numeric) and not isinstance(kind, sa.Boolean)
 
+    def blank_raw(self, raw: sa.ColumnElement) -> sa.ColumnElement:
+        """A raw value that reads as blank: NULL, or text such as '', '-', 'н/д'."""
+        if self.pg:
+            if self.is_number_typed(raw) or isinstance(raw.type, sa.Date | sa.Boolean):
+                return raw.is_(None)
+            return self.blank_text(self.trim(sa.cast(raw, sa.Text)))
+        return sa.or_(raw.is_(None), sa.and_(sa.func.typeof(raw) == "text",
+                                             sa.func.lower(self.trim(raw)).in_(_MARKERS)))
+
     def blank_text(self, s: sa.ColumnElement) -> sa.ColumnElement:
         return sa.or_(s.is_(None), sa.func.lower(s).in_(_MARKERS))
 
@@ -305,18 +314,25 @@ def compile_rules(rules: RuleSet, source: sa.FromClause, mapping: Mapping[str, s
     kinds = {**COLUMNS, **rules.columns}
 
     # 1. raw -> typed values, and a 'not readable' flag per column
+    # (a value is unreadable where the raw value is not blank and the parsed one is NULL:
+    # computed a layer later, so each value is parsed once)
     cols: list[sa.ColumnElement] = [source.c[key].label("_key")]
     bad_names: list[str] = []
     for name, kind in kinds.items():
-        value, bad = parser.parse(source.c[mapping[name]] if name in mapping else None, kind)
+        raw = source.c[mapping[name]] if name in mapping else None
+        value, bad = parser.parse(raw, kind)
         cols.append(value.label(name))
-        if bad is not None:
-            cols.append(bad.label(f"_bad_{name}"))
+        if raw is not None and bad is not None and not isinstance(bad, sa.sql.elements.False_):
+            cols.append(raw.label(f"_raw_{name}"))
             bad_names.append(name)
-    parsed = sa.select(*cols).subquery("parsed")
+    parsed = _fenced(sa.select(*cols)).subquery("parsed")
+    flags = [sa.case((parsed.c[n].is_not(None), sa.false()),
+                     (parser.blank_raw(parsed.c[f"_raw_{n}"]), sa.false()),
+                     else_=sa.true()).label(f"_bad_{n}") for n in bad_names]
+    checked = _fenced(sa.select(*parsed.c, *flags)).subquery("checked")
 
     # 2. built-in metrics, and who is qualified
-    p = parsed.c
+    p = checked.c
     blank_required = {}
     for name in rules.required:
         value = p[name]
@@ -337,14 +353,15 @@ def compile_rules(rules: RuleSet, source: sa.FromClause, mapping: Mapping[str, s
     problems += [sa.case((flag, _str(f"{n}: empty (required); ")), else_=_str(""))
                  for n, flag in blank_required.items()]
     problem_text = _concat(problems)
-    base = sa.select(
+    base: sa.Select = sa.select(
         *p, qualified.label("_qualified"), problem_text.label("_problems"),
         profit.label("profit"),
         sa.case((p.costs > 0, profit / p.costs * 100)).label("roi_pct"),
         sa.case((p.revenue > 0, profit / p.revenue * 100)).label("margin_pct"),
         tenure.label("tenure_months"),
         parser.days_since(p.last_order, as_of).label("recency_days"),
-    ).subquery("metrics")
+    )
+    base = _fenced(base).subquery("metrics")
 
     # 3. Pareto position: a window over the qualified clients with a positive profit
     m = base.c
@@ -362,14 +379,14 @@ def compile_rules(rules: RuleSet, source: sa.FromClause, mapping: Mapping[str, s
     env = {c.name: c for c in w}
     stage = _first_match([(s.code, _Compiler(env, rules.names)(s.node)) for s in rules.stages],
                          _str(""))
-    staged = sa.select(*w, stage.label("stage")).subquery("staged")
+    staged = _fenced(sa.select(*w, stage.label("stage"))).subquery("staged")
     env = {c.name: c for c in staged.c}
     metric_cols = []
     for metric in rules.metrics:
         expr = _Compiler(env, rules.names)(metric.node)
         env[metric.name] = expr
         metric_cols.append(expr.label(metric.name))
-    measured = sa.select(*staged.c, *metric_cols).subquery("measured")
+    measured = _fenced(sa.select(*staged.c, *metric_cols)).subquery("measured")
 
     # 6. categories: first match among the qualified; a valid manual category over all
     q = measured.c
@@ -398,6 +415,12 @@ def compile_rules(rules: RuleSet, source: sa.FromClause, mapping: Mapping[str, s
     return sa.select(q._key.label("id"), category.label("category"),
                      rule_category.label("rule_category"), q.stage.label("stage"),
                      q._qualified.label("qualified"), reason.label("reason"))
+
+
+def _fenced(select: sa.Select) -> sa.Select:
+    """``OFFSET 0``: an optimisation fence, so the database computes this layer once per row
+    instead of copying its expressions into every place the next layer uses them."""
+    return select.offset(0)
 
 
 def _first_match(items: list[tuple[str, sa.ColumnElement]],
