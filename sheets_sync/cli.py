@@ -60,7 +60,8 @@ def main() -> None:
 
 @main.command(epilog=EXIT_CODES)
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--clients", default=300, show_default=True, help="How many demo clients.")
+@click.option("--clients", default=300, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="How many demo clients.")
 @handle_errors
 def demo(folder: Path | None, clients: int) -> None:
     """Create a working example in FOLDER (default: ./sheets-sync-demo) and run one sync.

@@ -133,19 +133,23 @@ def _make_messy(rows: list[tuple], rnd: random.Random) -> None:
         row[column] = value
         rows[index] = tuple(row)
 
-    picks = rnd.sample(range(len(rows)), 12)
-    patch(picks[0], 2, "1 234 567,89 ₽")
-    patch(picks[1], 2, "н/д")                           # unqualified: revenue missing
-    patch(picks[2], 3, "12,3,4")                        # unqualified: a typo
-    patch(picks[3], 6, "31.02.2026")                    # unqualified: no such date
-    patch(picks[4], 3, None)                            # unqualified: costs missing
-    patch(picks[5], 5, "15.03.2021")                    # a Russian date, read fine
-    patch(picks[6], 2, "2\u202f450\u202f000 руб.")      # narrow no-break spaces
-    patch(picks[7], 1, '=HYPERLINK("http://example.com","Click me") Ltd')  # stays text
-    patch(picks[8], 3, "(1 200)")                       # accounting negative: read as -1200
-    patch(picks[9], 10, "n/a")
-    patch(picks[10], 7, "—")
-    patch(picks[11], 2, "980,000.00")
+    messy = [
+        (2, "1 234 567,89 ₽"),
+        (2, "н/д"),                                      # unqualified: revenue missing
+        (3, "12,3,4"),                                   # unqualified: a typo
+        (6, "31.02.2026"),                               # unqualified: no such date
+        (3, None),                                       # unqualified: costs missing
+        (5, "15.03.2021"),                               # a Russian date, read fine
+        (2, "2\u202f450\u202f000 руб."),                 # narrow no-break spaces
+        (1, '=HYPERLINK("http://example.com","Click me") Ltd'),  # stays text
+        (3, "(1 200)"),                                  # accounting negative: read as -1200
+        (10, "n/a"),
+        (7, "—"),
+        (2, "980,000.00"),
+    ]
+    picks = rnd.sample(range(len(rows)), min(len(messy), len(rows)))
+    for index, (column, value) in zip(picks, messy, strict=False):
+        patch(index, column, value)
 
 
 def write_demo_crm(path: Path, n: int, today: date, seed: int) -> None:

@@ -272,3 +272,9 @@ def test_crm_failure_halfway_is_finished_by_the_next_run(cli: Callable[..., str]
         assert db.execute("SELECT COUNT(*) FROM companies WHERE category IS NULL").fetchone()[0] == \
             len(summary["unqualified"])
     assert cli("sync", "--config", config, code=1).startswith("No changes")
+
+
+@pytest.mark.parametrize("clients", ["1", "5", "11"])
+def test_small_demos_work(cli: Callable[..., str], tmp_path: Path, clients: str) -> None:
+    out = cli("demo", str(tmp_path / "d"), "--clients", clients)
+    assert f"{clients} clients:" in out
