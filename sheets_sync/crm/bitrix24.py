@@ -96,7 +96,8 @@ class Bitrix24Crm:
                               "\"UF_CRM_SS_CATEGORY\".")
         self.category_label = str(opts.get("category_label", "Category"))
         self.http = HttpClient(self.vendor, self.http_options, headers={},
-                               describe=describe_error, retryable=_retryable)
+                               describe=describe_error, retryable=_retryable,
+                               shape="bucket")  # rate_limit "50/25s": a bucket of 50, 2/s
         self._fields: dict[str, Any] | None = None
 
     # -- plumbing -----------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Every request goes through :meth:`HttpClient.request`, which
 
 1. waits for the client-side pacer (a sliding-window limiter from ``pyrate-limiter``: at most
-   ``rate_limit`` requests in any window, plus a small margin), so the vendor's limiter never
-   has to answer 429 under normal use;
+   ``rate_limit`` requests in any window, plus a small margin; or, for a vendor whose limit is a
+   leaky bucket, a bucket of ``rate_limit`` requests draining at the same average rate), so the
+   vendor's limiter never has to answer 429 under normal use;
 2. sends it with one ``requests.Session`` (keep-alive, a timeout on every call);
 3. retries transient failures with ``tenacity``: 429 and 5xx answers and dropped or refused
    connections, with exponential backoff and full jitter, honouring ``Retry-After``, bounded
@@ -284,7 +285,8 @@ class HttpClient:
 
     def __init__(self, vendor: str, options: HttpOptions, *, headers: Mapping[str, str],
                  describe: Describe, retryable: Callable[[requests.Response], bool] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, margin: float = 0.05) -> None:
+                 sleep: Callable[[float], None] = time.sleep, margin: float = 0.05,
+                 shape: str = "window") -> None:
         self.vendor, self.options = vendor, options
         self.describe = describe
         self.retryable = retryable or (lambda r: r.status_code in RETRY_STATUSES)
@@ -294,7 +296,11 @@ class HttpClient:
         self._sleep = sleep
         self.stats: Counter[str] = Counter()
         self._limiter: Limiter | None = None
-        if options.rate is not None:
+        self._leaky: _LeakyPacer | None = None
+        if options.rate is not None and shape == "bucket":
+            self._leaky = _LeakyPacer(options.rate.requests,
+                                      options.rate.requests / options.rate.per, margin)
+        elif options.rate is not None:
             self._bucket = InMemoryBucket([Rate(options.rate.requests,
                                                 max(1, round(options.rate.per * 1000)))])
             self._limiter = Limiter(SingleBucketFactory(self._bucket, schedule_leak=False),
@@ -305,6 +311,10 @@ class HttpClient:
             f"{self.options.base_url}/{path.lstrip('/')}"
 
     def _pace(self) -> None:
+        if self._leaky is not None:
+            self._leaky.acquire()
+            self.stats["paced"] += 1
+            return
         if self._limiter is None:
             return
         self._limiter.try_acquire(self.vendor)
@@ -398,6 +408,34 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+class _LeakyPacer:
+    """Client-side twin of a leaky bucket (Bitrix24: 50 requests, draining 2 per second).
+
+    A sliding window of ``capacity`` per ``capacity / drain`` seconds is safe for such a bucket
+    but sends in lumps of ``capacity`` every window, up to one window (25 s) later than the bucket
+    allows: 201 requests took 100 s where Bitrix24's bucket allows 75.5 s. This pacer keeps the
+    level the server keeps and sends as soon as one more request fits (plus ``margin`` seconds,
+    for clock and transit).
+    """
+
+    def __init__(self, capacity: int, drain: float, margin: float) -> None:
+        self.capacity, self.drain, self.margin = capacity, drain, margin
+        self._level, self._at = 0.0, time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            level = max(0.0, self._level - (now - self._at) * self.drain)
+            if level + 1 > self.capacity:
+                wait = (level + 1 - self.capacity) / self.drain + self.margin
+                time.sleep(wait)
+                later = time.monotonic()
+                level = max(0.0, level - (later - now) * self.drain)
+                now = later
+            self._level, self._at = level + 1, now
 
 
 class _Wait:
