@@ -151,12 +151,32 @@ def id_text(value: object) -> str:
     return str(value).strip()
 
 
+_PLAIN = frozenset({str, int, float, bool, date, datetime, type(None)})
+_NUMBERS = frozenset({int, float})
+
+
 def same(a: Any, b: Any) -> bool:
     """Whether a sheet value and a wanted value show the same thing."""
+    ta, tb = type(a), type(b)
+    if (ta is tb and ta in _PLAIN or ta in _NUMBERS and tb in _NUMBERS) and a == b:
+        return True  # the common case (equal plain values, 12 read back for 12.0), answered early
     a, b = _norm(a), _norm(b)
     if isinstance(a, float) and isinstance(b, float):
         return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    if isinstance(a, date) and isinstance(b, float):  # a Google serial number and its date
+        return a == _serial_date(b)
+    if isinstance(b, date) and isinstance(a, float):
+        return b == _serial_date(a)
     return a == b
+
+
+def _serial_date(v: float) -> date | None:
+    from datetime import timedelta
+
+    try:
+        return date(1899, 12, 30) + timedelta(days=v) if v.is_integer() else None
+    except OverflowError:
+        return None
 
 
 def _norm(v: Any) -> Any:
@@ -177,6 +197,10 @@ def _norm(v: Any) -> Any:
 
 def snapshot_text(v: Any) -> str:
     """A value as stored in the state snapshot."""
+    if type(v) is float and v == v:  # the common cases, answered early
+        return repr(v)
+    if type(v) is str:
+        return v if v.strip() else ""
     v = _norm(v)
     if v is None:
         return ""

@@ -35,6 +35,8 @@ from .layout import (
     same,
     snapshot_text,
 )
+from .live import LiveFormulas, compile_live, live_columns, pareto_bound
+from .live import enabled as live_enabled
 from .parsing import ParseError, parse_date
 from .reports import summary_rows
 from .rules import RuleSet, load_rules
@@ -132,6 +134,8 @@ class Context:
     state: StateStore
     now: datetime
     progress: Any = None
+    #: state-store values to save once the sheet is written
+    state_after_write: dict[str, str] = field(default_factory=dict)
 
 
 def _step(ctx: Context, name: str) -> None:
@@ -220,6 +224,9 @@ def run_sync(ctx: Context, *, dry_run: bool = False, progress: Any = None) -> Su
 def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, done: dict[str, Any]) -> Summary:
     cfg = ctx.config.sheet
     columns = sheet_columns(ctx.config, ctx.rules, raw)
+    live = live_enabled(cfg.options)
+    if live:
+        columns += live_columns(ctx.rules)
     _step(ctx, "reading the sheet")
     grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB])
     sheet = read_clients(grids[cfg.clients_tab], columns)
@@ -261,9 +268,16 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         if "crm" not in done:
             _step(ctx, "writing the CRM")
             done["crm"] = _write_crm(ctx, crm_changes, now_text)
+            output = getattr(ctx.crm, "output", None)  # a file CRM writes an import file
+            if crm_changes and output is not None:
+                summary.examples.insert(0, f"CRM import file written: {output} (import it into the CRM)")
             checkpoint("crm-written")
         summary.crm_written, summary.crm_rejected = done["crm"]
-    outcome = _with_ledger(outcome, ctx.state.ledger())
+    ledger = ctx.state.ledger()
+    gone = [cid for cid in ledger if cid not in set(outcome["id"].astype(str))]
+    if gone and not dry_run:  # a client deleted in the CRM: nothing left to retry
+        ctx.state.update_ledger({}, gone, now_text)
+    outcome = _with_ledger(outcome, {k: v for k, v in ledger.items() if k not in gone})
     snapshot = ctx.state.snapshot()
     batch, new_snapshot, edits = _plan_clients(ctx, columns, sheet, outcome, changed_at,
                                                snapshot, summary, table.problems)
@@ -276,7 +290,8 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     history_rows = _history_tab(grids[cfg.history_tab], pending, cfg.history_tab)
     if history_rows is not None:
         batch.tabs.append(history_rows)
-    legend = _legend_tab(grids.get("Legend"), batch, ctx)
+    formulas = _live_formulas(ctx, columns, batch, sheet) if live else None
+    legend = _legend_tab(grids.get("Legend"), batch, ctx, formulas)
     if legend is not None:
         batch.tabs.append(legend)
     rows = summary_rows(outcome, ctx.rules, ctx.state.history(), ctx.now.date())
@@ -293,6 +308,8 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     ctx.state.mark_in_sheet(row["seq"] for row in pending)
     ctx.state.save_snapshot(new_snapshot)
     ctx.state.put("layout", _layout_signature(ctx.rules))
+    for key, value in ctx.state_after_write.items():
+        ctx.state.put(key, value)
     ctx.state.record_run(ctx.now, now(), summary.as_dict())
     return summary
 
@@ -439,7 +456,11 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
         tw.layout = build_layout(columns, ctx.rules)
     new_snapshot: dict[tuple[str, str], str] = {}
     edits: list[dict[str, str]] = []
-    records = outcome.to_dict("index")
+    # only the columns read below: boxing every cell of every column is most of the cost
+    used = [c for c in outcome.columns if c in {"id", "name", "category"} or c in positions]
+    records = outcome[used].to_dict("index")
+    ours = [(spec, positions[spec.name], sheet.positions.get(spec.name)) for spec in columns
+            if spec.role not in ("owner", "formula")]
     for label, row in records.items():
         cid = str(row["id"])
         raw_values = {p.column: p.value for p in problems.get(label, ())
@@ -449,6 +470,8 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
         if r is None:
             line: list[Any] = [None] * len(header)
             for spec in columns:
+                if spec.role == "formula":
+                    continue
                 if spec.role == "owner":
                     value = row.get(spec.name)
                     line[positions[spec.name]] = None if value is None or value is pd.NA else value
@@ -463,19 +486,20 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
                                         f"{row['category']}")
             continue
         guarded = False
-        for spec in columns:
-            if spec.role == "owner":
-                continue
-            col = positions[spec.name]
+        grid_line = sheet.grid[r]
+        for spec, col, sheet_col in ours:
             want = _desired(row, spec, raw_values, when)
-            have = _from_sheet(sheet.value(cid, spec.name), spec.kind) if spec.name in sheet.positions else None
+            have = None
+            if sheet_col is not None and sheet_col < len(grid_line):
+                have = _from_sheet(grid_line[sheet_col], spec.kind)
+            differs = not same(have, want)
             if spec.role == "crm":
                 new_snapshot[(cid, spec.name)] = snapshot_text(want)
                 before = snapshot.get((cid, spec.name))
-                if before is not None and snapshot_text(have) != before and not same(have, want):
+                if before is not None and differs and snapshot_text(have) != before:
                     edits.append({"id": cid, "column": spec.header, "sheet": snapshot_text(have),
                                   "crm": snapshot_text(want)})
-            if not same(have, want):
+            if differs:
                 tw.updates.append((r, col, want))
                 guarded = True
                 if len(summary.examples) < 5 and spec.name == "category":
@@ -523,12 +547,33 @@ def _history_key(when: Any, client_id: Any, to_cat: Any) -> tuple[str, str, str]
     return (str(when)[:16], id_text(client_id), "" if to_cat is None else str(to_cat))
 
 
-def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context) -> TabWrite | None:
-    layout = batch.tabs[0].layout
-    if layout is None and grid:
+def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context, live: LiveFormulas | None = None) -> TabWrite | None:
+    layout_changed = batch.tabs[0].layout is not None
+    if not layout_changed and grid and live is None:
         return None
-    layout = layout or build_layout([], ctx.rules)
-    return replace_tab("Legend", grid, [list(r) for r in layout.legend])
+    rows = [list(r) for r in build_layout([], ctx.rules).legend]
+    tab = replace_tab("Legend", grid, rows + (live.legend_rows if live else []))
+    if tab is not None and live is not None and (layout_changed or not grid):
+        tab.names = live.names
+    return tab
+
+
+def _live_formulas(ctx: Context, columns: list[ColumnSpec], batch: WriteBatch, sheet: ClientsGrid) -> LiveFormulas:
+    """Put the live formulas into the Clients write: every row when the layout is new."""
+    clients = batch.tabs[0]
+    by_header = {h: i for i, h in enumerate(clients.header)}
+    positions = {spec.name: by_header[spec.header] for spec in columns}
+    rows = len(sheet.grid) - 1 + len(clients.appends) if sheet.grid else len(clients.appends)
+    bound = int(ctx.state.get("live_bound") or 0)
+    outgrown = rows + 1 > bound
+    if outgrown:
+        bound = pareto_bound(rows)
+    live = compile_live(ctx.rules, positions, len(build_layout([], ctx.rules).legend), ctx.now.date(), bound)
+    clients.formula_templates = live.templates
+    if clients.layout is not None or outgrown:
+        clients.formula_rows = sorted(sheet.rows.values())
+    ctx.state_after_write["live_bound"] = str(bound)
+    return live
 
 
 def replace_tab(tab: str, grid: Any, rows: list[list[Any]]) -> TabWrite | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -43,3 +46,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
     if report.skipped and os.environ.get("SHEETS_SYNC_STRICT_SKIPS") == "1" and call.when in ("setup", "call"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where nothing may be skipped: {report.longrepr}"
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+ xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+
+
+@pytest.fixture(scope="session")
+def recalculate(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[Path]], list[Path]]:
+    """Recalculate workbooks in LibreOffice (one process for all); return the results' paths."""
+    profile = tmp_path_factory.mktemp("lo-profile")
+    (profile / "user").mkdir()
+    (profile / "user" / "registrymodifications.xcu").write_text(PROFILE, encoding="utf-8")
+
+    def run(paths: list[Path]) -> list[Path]:
+        out = paths[0].parent / "recalculated"
+        out.mkdir(exist_ok=True)
+        assert SOFFICE is not None
+        subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+                        "--convert-to", "xlsx", "--outdir", str(out), *map(str, paths)],
+                       check=True, capture_output=True, timeout=600)
+        results = [out / p.name for p in paths]
+        missing = [p.name for p in results if not p.exists()]
+        assert not missing, f"LibreOffice did not convert {missing}"
+        return results
+
+    return run

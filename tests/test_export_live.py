@@ -9,7 +9,6 @@ workbooks of a test go through one ``soffice`` call.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,37 +33,6 @@ pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not inst
 AS_OF = date(2026, 11, 23)
 DEMO_COLUMNS = ["id", "name", "revenue", "costs", "orders_12m", "first_order", "last_order",
                 "overdue_days", "referrals", "potential", "nps", "blacklisted", "manual_category"]
-PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry"
- xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
-<value>0</value></prop></item>
-</oor:items>
-"""
-
-
-@pytest.fixture(scope="module")
-def recalculate(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[Path]], list[Path]]:
-    """Recalculate workbooks in LibreOffice (one process for all); return the results' paths."""
-    profile = tmp_path_factory.mktemp("lo-profile")
-    (profile / "user").mkdir()
-    (profile / "user" / "registrymodifications.xcu").write_text(PROFILE, encoding="utf-8")
-
-    def run(paths: list[Path]) -> list[Path]:
-        out = paths[0].parent / "recalculated"
-        out.mkdir(exist_ok=True)
-        assert SOFFICE is not None
-        subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
-                        "--convert-to", "xlsx", "--outdir", str(out), *map(str, paths)],
-                       check=True, capture_output=True, timeout=600)
-        results = [out / p.name for p in paths]
-        missing = [p.name for p in results if not p.exists()]
-        assert not missing, f"LibreOffice did not convert {missing}"
-        return results
-
-    return run
-
-
 @pytest.fixture(scope="module")
 def rules() -> RuleSet:
     return parse_rules(default_rules_text(), "default rules")

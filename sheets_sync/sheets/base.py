@@ -56,11 +56,17 @@ class TabWrite:
     layout: Layout | None = None
     #: a bar chart to add when the tab has none: title, labels_col, values_col, first_row, last_row
     chart: dict[str, Any] | None = None
+    #: live formulas: column -> template ("\x00" stands for the 1-based row), written into
+    #: ``formula_rows`` (0-based rows) and into every appended row
+    formula_templates: dict[int, str] = field(default_factory=dict)
+    formula_rows: list[int] = field(default_factory=list)
+    #: defined names on this tab: name -> (row, column), 0-based
+    names: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         return not (self.created or self.new_columns or self.updates or self.appends
-                    or self.layout)
+                    or self.layout or self.formula_rows or self.names)
 
     @property
     def cells(self) -> int:

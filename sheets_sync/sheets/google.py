@@ -139,7 +139,7 @@ class GoogleSheet:
     def metadata(self, refresh: bool = False) -> dict[str, Any]:
         if self._meta is None or refresh:
             fields = ("properties(title,locale),sheets(properties(sheetId,title,index,"
-                      "gridProperties(rowCount,columnCount)),conditionalFormats)")
+                      "gridProperties(rowCount,columnCount)),conditionalFormats),namedRanges(namedRangeId,name,range)")
             self._meta = self._call(self.http.fetch_sheet_metadata, self.key, params={"fields": fields})
         return self._meta
 
@@ -178,7 +178,8 @@ class GoogleSheet:
         # appending many rows; a few History rows are not worth a request (an append over the
         # limit fails whole, and the rows are appended at the next run)
         appended = sum(len(t.appends) * max(len(t.header), 1) for t in batch.tabs)
-        needs_meta = appended > 2_000 or any(t.created or t.new_columns or t.layout is not None for t in batch.tabs)
+        needs_meta = appended > 2_000 or any(t.created or t.new_columns or t.layout is not None or t.names
+                                             for t in batch.tabs)
         if needs_meta:
             self.metadata(refresh=True)
             self._check_cell_limit(batch)
@@ -210,17 +211,30 @@ class GoogleSheet:
             # is caught here, before anything is appended; the sync plans again, and that pass
             # puts every computed cell back into its client's row
             self._check_guards(batch)
+        formulas: list[dict[str, Any]] = []
         for tw in batch.tabs:
+            appended: list[int] = []
             if tw.appends:
                 width = len(tw.header)
                 rows = [[to_cell(v) for v in (row + [None] * (width - len(row)))[:width]] for row in tw.appends]
                 for chunk in _split_rows(rows):
-                    self._call(self.http.values_append, self.key, f"{quote_tab(tw.tab)}!A1",
-                               params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                               body={"values": chunk, "majorDimension": "ROWS"})
+                    reply = self._call(self.http.values_append, self.key, f"{quote_tab(tw.tab)}!A1",
+                                       params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                                       body={"values": chunk, "majorDimension": "ROWS"})
+                    first = _first_row(reply)
+                    appended += list(range(first, first + len(chunk)))
+            if tw.formula_templates:
+                for row in [r + 1 for r in tw.formula_rows] + appended:
+                    for start, values in _runs({c: t.replace("\x00", str(row))
+                                                for c, t in tw.formula_templates.items()}):
+                        formulas.append({"range": f"{quote_tab(tw.tab)}!{rowcol_to_a1(row, start + 1)}",
+                                         "values": [["=" + v for v in values]]})
+        for part in _split(formulas):  # live formulas: the only cells written USER_ENTERED
+            self._call(self.http.values_batch_update, self.key, {"valueInputOption": "USER_ENTERED", "data": part})
         formatting = []
         for tw in batch.tabs:
             formatting += self._layout_requests(tw)
+            formatting += self._name_requests(tw)
         if formatting:
             self._call(self.http.batch_update, self.key, {"requests": formatting})
 
@@ -271,6 +285,26 @@ class GoogleSheet:
                     end = rowcol_to_a1(row + 1, start + len(values))
                     yield {"range": f"{tab}!{rowcol_to_a1(row + 1, start + 1)}:{end}",
                            "values": [[to_cell(v) for v in values]]}
+
+    def _name_requests(self, tw: TabWrite) -> list[dict[str, Any]]:
+        """Named cells (the live formulas' thresholds), made or moved to where they belong."""
+        if not tw.names:
+            return []
+        sheet = self._sheet(tw.tab) or (self.metadata(refresh=True) and self._sheet(tw.tab))
+        if sheet is None:
+            return []
+        sid = sheet["properties"]["sheetId"]
+        existing = {n["name"]: n for n in self.metadata().get("namedRanges", [])}
+        reqs: list[dict[str, Any]] = []
+        for name, (row, col) in tw.names.items():
+            want = _named_range(sid, row, col)
+            have = existing.get(name)
+            if have is None:
+                reqs.append({"addNamedRange": {"namedRange": {"name": name, "range": want}}})
+            elif {k: have["range"].get(k, 0) for k in want} != want:
+                reqs.append({"updateNamedRange": {"namedRange": {"namedRangeId": have["namedRangeId"], "name": name,
+                                                                 "range": want}, "fields": "range"}})
+        return reqs
 
     def _layout_requests(self, tw: TabWrite) -> list[dict[str, Any]]:
         """Formatting of a tab: header and number formats when it is new; the full layout (filter,
@@ -334,6 +368,15 @@ class GoogleSheet:
         return deletes + reqs
 
 
+def _first_row(reply: dict[str, Any]) -> int:
+    """The first sheet row (1-based) a values.append wrote, from its updatedRange."""
+    updated = reply.get("updates", {}).get("updatedRange", "")
+    m = re.search(r"!\$?[A-Z]+\$?(\d+)", updated)
+    if not m:
+        raise SheetError(f"Google Sheets answered an append without the range it wrote ({updated!r}).")
+    return int(m.group(1))
+
+
 def _column(sid: int, col: int) -> dict[str, int]:
     return {"sheetId": sid, "startRowIndex": 1, "startColumnIndex": col, "endColumnIndex": col + 1}
 
@@ -345,6 +388,11 @@ def _is_ours(rule: dict[str, Any], columns: set[int]) -> bool:
     r = ranges[0]
     start = r.get("startColumnIndex", 0)
     return start in columns and r.get("endColumnIndex") == start + 1 and r.get("startRowIndex") == 1
+
+
+def _named_range(sid: int, row: int, col: int) -> dict[str, int]:
+    return {"sheetId": sid, "startRowIndex": row, "endRowIndex": row + 1, "startColumnIndex": col,
+            "endColumnIndex": col + 1}
 
 
 def _runs(cells: dict[int, Any]) -> Iterator[tuple[int, list[Any]]]:

@@ -23,7 +23,7 @@ import openpyxl
 from openpyxl.comments import Comment
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import absolute_coordinate, get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..errors import ConcurrentEditError, SheetError
@@ -130,6 +130,15 @@ class WorkbookSheet:
                 if value is None or value == "":
                     continue
                 _set(ws.cell(row=start + offset, column=col + 1), value, tw.kinds.get(col))
+        rows = [r + 1 for r in tw.formula_rows] + list(range(start, start + len(tw.appends)))
+        for row in rows if tw.formula_templates else ():
+            for col, template in tw.formula_templates.items():
+                ws.cell(row=row, column=col + 1).value = "=" + template.replace("\x00", str(row))
+        for name, (row, col) in tw.names.items():
+            from openpyxl.workbook.defined_name import DefinedName
+
+            ref = f"{quote_sheetname(ws.title)}!{absolute_coordinate(get_column_letter(col + 1) + str(row + 1))}"
+            ws.parent.defined_names[name] = DefinedName(name, attr_text=ref)
         if tw.layout is not None:
             _layout(ws, tw, tw.layout)
         if tw.chart and not ws._charts:

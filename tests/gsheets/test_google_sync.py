@@ -173,3 +173,28 @@ def test_endpoint_must_be_loopback(cli: Callable[..., str], google_demo: GoogleD
     google_demo.config.write_text(text)
     out = cli("sync", "--config", str(google_demo.config), code=2)
     assert "only a loopback address" in out
+
+
+def test_live_formulas_are_written_user_entered_once(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    text = google_demo.config.read_text()
+    google_demo.config.write_text(text.replace("credentials = ", "live_formulas = true\ncredentials = "))
+    cli("sync", "--config", str(google_demo.config), code=1)
+    state = google_demo.server.state
+    formulas = state.read_values(google_demo.key, "'Clients'", "FORMULA")
+    col = formulas[0].index("live_category")
+    assert all(str(r[col]).startswith("=IF(") for r in formulas[1:])
+    assert str(formulas[5][col]).count("$") and "6" in str(formulas[5][col])  # its own row
+    names = {n["name"] for n in state.get_spreadsheet(google_demo.key).named_ranges.values()}
+    assert {"roi_a", "pareto_a", "as_of"} <= names
+    state.clear_log()
+    assert cli("sync", "--config", str(google_demo.config), code=1).startswith("No changes")
+    assert google_demo.actions() == ["values.batchGet"]
+    crm(google_demo, "INSERT INTO companies (id, company, revenue_rub, costs_rub, orders_12m) "
+                     "VALUES (999, 'New', 10, 5, 1)")
+    state.clear_log()
+    cli("sync", "--config", str(google_demo.config), code=1)
+    user_entered = [e for e in state.request_log if e.action == "values.batchUpdate" and b"USER_ENTERED" in
+                    e.request_body]
+    assert len(user_entered) == 1 and user_entered[0].request_body.count(b"=IF(") >= 1
+    formulas = state.read_values(google_demo.key, "'Clients'", "FORMULA")
+    assert str(formulas[-1][col]).startswith("=IF(") and str(len(formulas)) in str(formulas[-1][col])
