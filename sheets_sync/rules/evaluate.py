@@ -56,7 +56,7 @@ class Evaluator:
         value = self(node)
         if isinstance(value, pd.Series):
             return value.to_numpy(dtype=bool, na_value=False)
-        return np.full(len(self.frame), bool(value))
+        return np.full(len(self.frame), value is not pd.NA and bool(value))
 
     def _eval(self, node: Node) -> Value:
         match node:
@@ -117,7 +117,8 @@ class Evaluator:
 def _as_bool(value: Value, index: pd.Index) -> pd.Series:
     if isinstance(value, pd.Series):
         return value if value.dtype == "boolean" else value.astype("boolean")
-    return pd.Series(pd.array([bool(value)] * len(index), dtype="boolean"), index=index)
+    scalar = pd.NA if value is pd.NA else bool(value)  # a blank constant result stays unknown
+    return pd.Series(pd.array([scalar] * len(index), dtype="boolean"), index=index)
 
 
 def _fold(fn, values: list[pd.Series]) -> pd.Series:  # type: ignore[no-untyped-def]
@@ -135,7 +136,9 @@ def _series(value: Value, index: pd.Index) -> pd.Series:
 
 def _divide(a: Value, b: Value, index: pd.Index) -> Value:
     if not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
-        return np.nan if b == 0 else a / b  # type: ignore[operator]
+        if a is pd.NA or b is pd.NA or b == 0:
+            return pd.NA  # blank, as for a column: division by zero gives a blank
+        return a / b  # type: ignore[operator]
     a, b = _series(a, index), _series(b, index)
     return (a / b).mask(b == 0)
 
