@@ -418,6 +418,8 @@ def _desired(row: pd.Series, spec: ColumnSpec, raw_values: dict[str, Any],
         value = row.get(name)
     if value is None or value is pd.NA or value is pd.NaT:
         return None
+    if type(value) is str:  # the common case, answered early
+        return value or None
     if isinstance(value, pd.Timestamp):
         return value.date()
     if isinstance(value, float):
