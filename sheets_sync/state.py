@@ -124,11 +124,19 @@ class StateStore:
         return {(cid, col): value for cid, col, value in
                 self.db.execute("SELECT client_id, col, value FROM snapshot")}
 
-    def save_snapshot(self, values: Mapping[tuple[str, str], str]) -> None:
+    def save_snapshot(self, values: Mapping[tuple[str, str], str],
+                      before: Mapping[tuple[str, str], str] | None = None) -> None:
+        """Store ``values``; with ``before`` (what is stored now) only the difference is written."""
         with self.db:
-            self.db.execute("DELETE FROM snapshot")
-            self.db.executemany("INSERT INTO snapshot VALUES (?, ?, ?)",
-                                [(cid, col, v) for (cid, col), v in values.items()])
+            if before is None:
+                self.db.execute("DELETE FROM snapshot")
+                changed = values.items()
+            else:
+                gone = [key for key in before if key not in values]
+                self.db.executemany("DELETE FROM snapshot WHERE client_id = ? AND col = ?", gone)
+                changed = [(key, v) for key, v in values.items() if before.get(key) != v]
+            self.db.executemany("INSERT OR REPLACE INTO snapshot VALUES (?, ?, ?)",
+                                [(cid, col, v) for (cid, col), v in changed])
 
     # -- ledger of CRM rejections
     def ledger(self) -> dict[str, dict[str, Any]]:

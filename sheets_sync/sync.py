@@ -306,7 +306,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     ctx.sheet.write(batch)
     checkpoint("sheet-written")
     ctx.state.mark_in_sheet(row["seq"] for row in pending)
-    ctx.state.save_snapshot(new_snapshot)
+    ctx.state.save_snapshot(new_snapshot, snapshot)
     ctx.state.put("layout", _layout_signature(ctx.rules))
     for key, value in ctx.state_after_write.items():
         ctx.state.put(key, value)
