@@ -31,6 +31,7 @@ def test_first_sync_builds_the_sheet_then_quiet(cli: Callable[..., str], google_
     ss = google_demo.server.state.get_spreadsheet(google_demo.key)
     clients = ss.sheet_by_title("Clients")
     assert clients.props["gridProperties"].get("frozenRowCount") == 1
+    assert clients.row_count == 1000 + 60  # a new tab's 1,000 rows, and the appended ones inserted
     assert {s.title for s in ss.sheets} >= {"Clients", "History", "Legend"}
     assert clients.conditional_formats and clients.basic_filter is not None
     # numbers stay numbers, dates are serial numbers with a date format
