@@ -415,7 +415,7 @@ def _split(data: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     part: list[dict[str, Any]] = []
     size = 0
     for item in data:
-        n = len(json.dumps(item, ensure_ascii=False).encode())
+        n = len(json.dumps(item).encode()) + 2  # as sent (ASCII-escaped), with its separator
         if part and size + n > MAX_PAYLOAD:
             yield part
             part, size = [], 0

@@ -199,3 +199,24 @@ def test_live_formulas_are_written_user_entered_once(cli: Callable[..., str], go
     assert len(user_entered) == 1 and user_entered[0].request_body.count(b"=IF(") >= 1
     formulas = state.read_values(google_demo.key, "'Clients'", "FORMULA")
     assert str(formulas[-1][col]).startswith("=IF(") and str(len(formulas)) in str(formulas[-1][col])
+
+
+def test_over_the_cell_limit_nothing_is_written(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    state = google_demo.server.state
+    ss = state.get_spreadsheet(google_demo.key)
+    ss.sheets[0].set_size(rows=383_000, cols=26)  # 9,958,000 cells in the owner's own tab
+    before = [s.title for s in ss.sheets]
+    out = cli("sync", "--config", str(google_demo.config), code=4)
+    assert "over Google's limit of 10,000,000" in out and "Nothing was written" in out
+    assert [s.title for s in ss.sheets] == before
+    assert not [e for e in state.request_log if e.action in ("values.batchUpdate", "values.append",
+                                                             "spreadsheets.batchUpdate")]
+
+
+def test_big_writes_are_split_into_complete_parts() -> None:
+    from sheets_sync.sheets.google import MAX_PAYLOAD, _split
+
+    data = [{"range": f"'Clients'!A{i}:C{i}", "values": [["x" * 1000, i, None]]} for i in range(1, 5001)]
+    parts = list(_split(data))
+    assert len(parts) > 1 and [d for p in parts for d in p] == data
+    assert all(len(json.dumps(p).encode()) <= MAX_PAYLOAD for p in parts)
