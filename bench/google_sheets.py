@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from sheets_sync.emulators.google_sheets.auth import new_key_pair
+
 TODAY = date(2026, 11, 23)
 NOW = "2026-11-23T10:00:00"
 SA_EMAIL = "bench@sheets-sync-bench.iam.gserviceaccount.com"
@@ -57,16 +59,7 @@ class Run:
     history_bytes: int = 0  # of bytes_sent: rows appended to the History tab
 
 
-def key_pair() -> tuple[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
 
 
 def make_folder(folder: Path, n: int, server: Any, private: str, key: str) -> Path:
@@ -289,7 +282,7 @@ def main() -> None:
           f"{os.cpu_count()} CPUs")
     print("bytes sent = request bodies; seconds = wall time; * = extrapolated from a sample")
     server = EmulatorServer().start()
-    private, public = key_pair()
+    private, public = new_key_pair()
     try:
         for n in args.clients:
             state = server.state

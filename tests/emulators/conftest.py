@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sheets_sync.emulators.google_sheets import EmulatorServer, emulator_session
+from sheets_sync.emulators.google_sheets.auth import new_key_pair
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets", "https://www.googleapis.com/auth/drive"]
 SA_EMAIL = "sync-bot@sheets-sync-tests.iam.gserviceaccount.com"
@@ -33,27 +34,18 @@ def emulator(sheets_server: EmulatorServer) -> Iterator[EmulatorServer]:
     sheets_server.state.reset()
 
 
-def _new_key() -> tuple[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private_pem, public_pem
 
 
 @pytest.fixture(scope="session")
 def rsa_keys() -> tuple[str, str]:
     """(private PEM, public PEM), generated once per test session."""
-    return _new_key()
+    return new_key_pair()
 
 
 @pytest.fixture(scope="session")
 def other_rsa_keys() -> tuple[str, str]:
-    return _new_key()
+    return new_key_pair()
 
 
 def service_account_info(email: str, private_pem: str, token_uri: str) -> dict[str, Any]:

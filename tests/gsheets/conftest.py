@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sheets_sync.emulators.google_sheets import EmulatorServer
+from sheets_sync.emulators.google_sheets.auth import new_key_pair
 
 SA_EMAIL = "sheets-sync@demo-project.iam.gserviceaccount.com"
 
@@ -23,15 +24,7 @@ def google_server() -> Iterator[EmulatorServer]:
 
 @pytest.fixture(scope="session")
 def key_pair() -> tuple[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
+    return new_key_pair()
 
 
 @dataclass

@@ -53,17 +53,11 @@ def write_credentials(state: EmulatorState, token_uri: str, path: str,
     import json
     import os
 
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from .auth import new_key_pair, service_account_info
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private, public = new_key_pair()
     state.register_service_account(email, public)
-    info = {"type": "service_account", "project_id": "emulator", "private_key_id": "emulator-1",
-            "private_key": private, "client_email": email, "client_id": "0", "token_uri": token_uri}
+    info = service_account_info(email, private, token_uri)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(info, fh, indent=2)

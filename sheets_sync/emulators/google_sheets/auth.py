@@ -128,3 +128,23 @@ def caller(state: EmulatorState, authorization: str | None) -> str | None:
         return None
     raise ApiError(401, INVALID_CREDENTIALS, headers={
         "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'})
+
+
+def new_key_pair() -> tuple[str, str]:
+    """A fresh RSA key pair as PEM text, (private PKCS#8, public SubjectPublicKeyInfo), for a
+    service account the emulator is told to trust."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def service_account_info(email: str, private_pem: str, token_uri: str) -> dict[str, Any]:
+    """A service-account key file's content, as Google issues it, pointing at ``token_uri``."""
+    return {"type": "service_account", "project_id": "emulator", "private_key_id": "emulator-1",
+            "private_key": private_pem, "client_email": email, "client_id": "0", "token_uri": token_uri}
