@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,3 +80,34 @@ def recalculate(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[Path
         return results
 
     return run
+
+
+class SyncProcesses:
+    """Real ``sheets-sync sync`` processes, optionally held at a checkpoint (see
+    sheets_sync/checkpoints.py) so that a test can kill them there."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def start(self, config: Path | str, hold_at: str | None = None) -> subprocess.Popen:
+        env = dict(os.environ)
+        if hold_at:
+            env.update(SHEETS_SYNC_HOLD_AT=hold_at, SHEETS_SYNC_HOLD_FILE=str(self.marker))
+        return subprocess.Popen([sys.executable, "-m", "sheets_sync", "sync", "--config", str(config)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_for_checkpoint(self, proc: subprocess.Popen, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.marker.exists():
+            if proc.poll() is not None:
+                raise AssertionError(f"the sync ended before the checkpoint: {proc.communicate()}")
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.communicate()
+                raise AssertionError("the checkpoint was not reached in time")
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def sync_processes(tmp_path: Path) -> SyncProcesses:
+    return SyncProcesses(tmp_path / "checkpoint-reached")

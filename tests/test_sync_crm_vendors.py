@@ -15,12 +15,8 @@ configs pace and back off to match, so the file stays fast. No test asserts a ti
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,36 +362,17 @@ def test_company_edited_and_deleted_during_the_sync(cli: Callable[..., str], crm
 # ----------------------------------------------------------------------------- a killed run
 
 
-def _start(config: str, hold_at: str, marker: Path) -> subprocess.Popen:
-    env = dict(os.environ, SHEETS_SYNC_HOLD_AT=hold_at, SHEETS_SYNC_HOLD_FILE=str(marker))
-    return subprocess.Popen([sys.executable, "-m", "sheets_sync", "sync", "--config", config],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for(marker: Path, proc: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not marker.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"the sync ended before the checkpoint: {proc.communicate()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.communicate()
-            raise AssertionError("the checkpoint was not reached in time")
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("point", ["crm-written", "sheet-written"])
 def test_killed_run_is_finished_by_the_next(cli: Callable[..., str], crm: Vendor, tmp_path: Path,
-                                            point: str) -> None:
+                                            point: str, sync_processes: Any) -> None:
     config = _config_path(crm, tmp_path)
     cli("crm", "setup", "--config", config)
     sync(cli, config, code=1)
     set_manual(tmp_path, crm.ids["Globex"], "AAA")  # work for the killed run
     crm.edit_revenue("Initech", 400000)
 
-    marker = tmp_path / "reached"
-    proc = _start(config, point, marker)
-    _wait_for(marker, proc)
+    proc = sync_processes.start(config, point)
+    sync_processes.wait_for_checkpoint(proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert crm.category("Globex") == "AAA"  # both checkpoints come after the CRM write

@@ -3,37 +3,14 @@ finishes the job; two real processes contend for the lock."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
-
-
-def start(config: Path, hold_at: str | None, marker: Path) -> subprocess.Popen:
-    env = dict(os.environ)
-    if hold_at:
-        env.update(SHEETS_SYNC_HOLD_AT=hold_at, SHEETS_SYNC_HOLD_FILE=str(marker))
-    return subprocess.Popen([sys.executable, "-m", "sheets_sync", "sync", "--config", str(config)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(marker: Path, proc: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not marker.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"the sync ended before the checkpoint: {proc.communicate()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.communicate()
-            raise AssertionError("the checkpoint was not reached in time")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -73,11 +50,10 @@ def consistent(config: Path) -> None:
 
 
 @pytest.mark.parametrize("point", ["crm-read", "crm-batch", "crm-written", "sheet-written"])
-def test_killed_anywhere_the_next_run_finishes(cli: Callable[..., str], busy_demo: Path, tmp_path: Path,
+def test_killed_anywhere_the_next_run_finishes(cli: Callable[..., str], busy_demo: Path, sync_processes: Any,
                                                point: str) -> None:
-    marker = tmp_path / "reached"
-    proc = start(busy_demo, point, marker)
-    wait_for(marker, proc)
+    proc = sync_processes.start(busy_demo, point)
+    sync_processes.wait_for_checkpoint(proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     if point == "crm-batch":
@@ -89,17 +65,16 @@ def test_killed_anywhere_the_next_run_finishes(cli: Callable[..., str], busy_dem
     assert cli("sync", "--config", str(busy_demo), code=1).startswith("No changes")
 
 
-def test_lock_between_two_real_processes(busy_demo: Path, tmp_path: Path) -> None:
-    marker = tmp_path / "reached"
-    first = start(busy_demo, "crm-read", marker)
-    wait_for(marker, first)
-    second = start(busy_demo, None, marker)
+def test_lock_between_two_real_processes(busy_demo: Path, sync_processes: Any) -> None:
+    first = sync_processes.start(busy_demo, "crm-read")
+    sync_processes.wait_for_checkpoint(first)
+    second = sync_processes.start(busy_demo)
     out, err = second.communicate(timeout=60)
     assert second.returncode == 3
     assert "Another sync of sheets-sync.toml is running" in err
     first.send_signal(signal.SIGKILL)  # a killed holder never blocks forever
     first.communicate(timeout=30)
-    third = start(busy_demo, None, marker)
+    third = sync_processes.start(busy_demo)
     out, err = third.communicate(timeout=120)
     assert third.returncode == 1, err
     consistent(busy_demo)

@@ -12,6 +12,7 @@ import pandas as pd
 from numpy.dtypes import StringDType
 
 from .expr import (
+    ARITH_OPS,
     And,
     Arith,
     Cmp,
@@ -87,12 +88,8 @@ class Evaluator:
                 return ~self._bool(item)
             case Arith(op=op, left=left, right=right):
                 a, b = self(left), self(right)
-                if op == "+":
-                    return a + b
-                if op == "-":
-                    return a - b
-                if op == "*":
-                    return a * b
+                if op in ARITH_OPS:
+                    return ARITH_OPS[op](a, b)
                 return _divide(a, b, self.frame.index)
             case Neg(item=item):
                 return -self(item)

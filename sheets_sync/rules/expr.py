@@ -18,9 +18,11 @@ does not match. Division by zero gives a blank.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class Type(str, Enum):
@@ -113,6 +115,10 @@ FUNCTIONS: dict[str, tuple[int, str]] = {
     "min": (2, "the smaller of two numbers, ignoring a blank one"),
     "max": (2, "the larger of two numbers, ignoring a blank one"),
 }
+
+#: ``+ - *`` for any back end whose values overload them (pandas Series, SQLAlchemy columns,
+#: Python numbers); division differs per back end (a blank for division by zero).
+ARITH_OPS: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .expr import And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param
+from .expr import ARITH_OPS, And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param
 
 _OPS = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
@@ -56,7 +56,7 @@ def evaluate_row(node: Node, row: Mapping[str, Any]) -> Any:
                 return None
             if op == "/":
                 return None if b == 0 else a / b
-            return a + b if op == "+" else a - b if op == "-" else a * b
+            return ARITH_OPS[op](a, b)
         case Neg(item=item):
             value = evaluate_row(item, row)
             return None if value is None else -value

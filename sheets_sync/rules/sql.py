@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from ..parsing import _FALSE, _TRUE, EMPTY_MARKERS
 from ..table import COLUMNS, Kind
-from .expr import And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param, Type, to_text
+from .expr import ARITH_OPS, And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param, Type, to_text
 from .loader import RuleSet
 
 UNQUALIFIED = "unqualified"
@@ -277,12 +277,8 @@ class _Compiler:
                 return sa.not_(self(item))
             case Arith(op=op, left=left, right=right):
                 a, b = self(left), self(right)
-                if op == "+":
-                    return a + b
-                if op == "-":
-                    return a - b
-                if op == "*":
-                    return a * b
+                if op in ARITH_OPS:
+                    return ARITH_OPS[op](a, b)
                 return a / sa.func.nullif(b, _num(0.0), type_=sa.Float)
             case Neg(item=item):
                 return -self(item)

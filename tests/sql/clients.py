@@ -7,25 +7,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from sheets_sync.demo import default_rules_text, demo_rows
+from sheets_sync.demo import CONFIG_TEXT, default_rules_text, demo_rows
 
 TODAY = date(2026, 11, 23)
 
-FIELDS = """\
-[fields]
-id = "id"
-name = "company"
-revenue = "revenue_rub"
-costs = "costs_rub"
-orders_12m = "orders_12m"
-first_order = "first_order"
-last_order = "last_order"
-overdue_days = "overdue_days"
-referrals = "referrals"
-potential = "potential_rub"
-nps = "nps"
-blacklisted = "blacklisted"
-"""
+FIELDS = CONFIG_TEXT[CONFIG_TEXT.index("[fields]"):].rstrip("\n") + "\n"  # the demo's mapping
 
 NUMBER_COLUMNS = ("revenue_rub", "costs_rub", "potential_rub", "nps")
 COUNT_COLUMNS = ("orders_12m", "overdue_days", "referrals")
