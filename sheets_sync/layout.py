@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from .parsing import id_text, serial_datetime
 from .rules.expr import to_text
 from .rules.loader import RuleSet
 from .sheets.base import ColumnSpec, Grid, Layout
@@ -143,14 +144,6 @@ def read_clients(grid: Grid | None, columns: Sequence[ColumnSpec]) -> ClientsGri
     return out
 
 
-def id_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 _PLAIN = frozenset({str, int, float, bool, date, datetime, type(None)})
 _NUMBERS = frozenset({int, float})
 
@@ -171,12 +164,8 @@ def same(a: Any, b: Any) -> bool:
 
 
 def _serial_date(v: float) -> date | None:
-    from datetime import timedelta
-
-    try:
-        return date(1899, 12, 30) + timedelta(days=v) if v.is_integer() else None
-    except OverflowError:
-        return None
+    moment = serial_datetime(v) if v.is_integer() else None
+    return moment.date() if moment else None
 
 
 def _norm(v: Any) -> Any:

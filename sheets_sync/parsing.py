@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 
 EMPTY_MARKERS = frozenset(
@@ -218,6 +219,14 @@ def _make_date(y: int, m: int, d: int, raw: object, kind: str) -> date:
         raise ParseError(f"{raw!r} is not a valid date{hint}") from None
 
 
+def serial_datetime(value: float) -> datetime | None:
+    """An Excel/Google serial number as the moment it stands for (to the second), or ``None``
+    when it is out of range."""
+    if not 0 <= value <= _MAX_SERIAL + 1:
+        return None
+    return datetime(1899, 12, 30) + timedelta(seconds=round(float(value) * 86400))
+
+
 def _serial(value: float, raw: object) -> date:
     if not 1 <= value <= _MAX_SERIAL:
         raise ParseError(f"{raw!r} is not a date (as an Excel serial number it is out of range)")
@@ -254,3 +263,15 @@ def parse_text(raw: object) -> str | None:
         return str(int(raw))
     text = str(raw).strip()
     return text or None
+
+
+def id_text(value: object) -> str:
+    """A client id as text, however a sheet, a file or a database returned it: ``12.0`` and
+    ``Decimal("12")`` are ``"12"``, ``None`` is ``""``, spaces around are dropped."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return str(int(value))
+    return str(value).strip()

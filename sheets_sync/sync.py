@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -37,7 +37,7 @@ from .layout import (
 )
 from .live import LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
-from .parsing import ParseError, parse_date
+from .parsing import ParseError, parse_date, serial_datetime
 from .reports import summary_rows
 from .rules import RuleSet, load_rules
 from .sheets import SheetBackend, open_sheet
@@ -543,7 +543,7 @@ def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str) -> TabWrite
 
 def _history_key(when: Any, client_id: Any, to_cat: Any) -> tuple[str, str, str]:
     if isinstance(when, int | float) and not isinstance(when, bool):  # a serial number (Google)
-        when = datetime(1899, 12, 30) + timedelta(seconds=round(float(when) * 86400))
+        when = serial_datetime(when) or when
     if isinstance(when, datetime):
         when = when.replace(microsecond=0).isoformat(timespec="minutes")
     return (str(when)[:16], id_text(client_id), "" if to_cat is None else str(to_cat))

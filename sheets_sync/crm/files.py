@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError, InputError
+from ..parsing import id_text
 from .base import CheckItem, CrmSettings, WriteResult
 
 KNOWN_KEYS = {"path", "output", "encoding", "delimiter", "sheet", "category_field"}
@@ -239,7 +240,7 @@ class FileCrm:
         if id_field not in frame.columns:
             raise InputError(f"{self.path}: no id column {id_field!r} (columns: "
                              f"{', '.join(self.header)}). Map the id in [fields] id = \"...\".")
-        frame[id_field] = [_id_text(v) for v in frame[id_field].tolist()]
+        frame[id_field] = [id_text(v) for v in frame[id_field].tolist()]
         if self.category_field not in frame.columns:
             frame[self.category_field] = None
         return frame
@@ -250,7 +251,7 @@ class FileCrm:
         result = WriteResult()
         if not self._loaded:
             self.fetch()
-        ids = [_id_text(row[self.header.index(self.settings.id_field)]) for row in self.rows]
+        ids = [id_text(row[self.header.index(self.settings.id_field)]) for row in self.rows]
         position = {cid: i for i, cid in enumerate(ids)}
         for cid in changes:
             if cid in position:
@@ -351,9 +352,3 @@ def _name(delimiter: str) -> str:
     return {"\t": "tab", ";": "';'", ",": "','", "|": "'|'"}.get(delimiter, repr(delimiter))
 
 
-def _id_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()

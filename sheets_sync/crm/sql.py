@@ -43,6 +43,7 @@ from sqlalchemy.engine import URL, make_url
 
 from ..checkpoints import checkpoint
 from ..errors import ConfigError, CrmError
+from ..parsing import id_text
 from .base import CheckItem, CrmSettings, WriteResult
 
 BATCH = 50_000
@@ -237,7 +238,7 @@ class SqlCrm:
             data[name] = np.concatenate(chunks) if chunks else np.array([], dtype=object)
             del chunks
         frame = pd.DataFrame(data, copy=False)
-        frame[self.id_field] = [_id_text(v) for v in frame[self.id_field].tolist()]
+        frame[self.id_field] = [id_text(v) for v in frame[self.id_field].tolist()]
         return frame
 
     # ------------------------------------------------------------------ write
@@ -269,7 +270,7 @@ class SqlCrm:
                              "reason": (reasons or {}).get(client_id)})
             present = self._apply(rows) if rows else set()
             for row in rows:
-                cid = _id_text(row["id"])
+                cid = id_text(row["id"])
                 if cid in present:
                     result.written.append(cid)
                 else:
@@ -309,7 +310,7 @@ class SqlCrm:
                 tmp.create(conn)
                 self._load(conn, tmp, rows)
                 exists = sa.exists().where(id_col == tmp.c.id)
-                present = {_id_text(v) for v in conn.execute(
+                present = {id_text(v) for v in conn.execute(
                     sa.select(tmp.c.id).where(exists)).scalars()}
                 if self.mode == "column":
                     cat_col = self._column(self.category_field)
@@ -427,14 +428,6 @@ def _positive(value: object, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"[crm] {key} must be a whole number above 0, not {value!r}")
     return value
-
-
-def _id_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return str(int(value))
-    return str(value).strip()
 
 
 def _short(exc: BaseException, mask: Any = None) -> str:

@@ -38,6 +38,7 @@ from gspread.utils import rowcol_to_a1
 
 from ..config import SheetSettings
 from ..errors import ConcurrentEditError, ConfigError, SheetError
+from ..parsing import id_text
 from .base import Grid, Layout, TabWrite, WriteBatch
 from .google_auth import PacedHTTPClient, check_endpoint, load_credentials
 
@@ -267,7 +268,7 @@ class GoogleSheet:
             column = (reply.get("values") or [[]])[0]
             for row, expected in tw.guard.items():
                 actual = column[row] if row < len(column) else None
-                if _id_text(actual) != expected:
+                if id_text(actual) != expected:
                     raise ConcurrentEditError(f"{self.where} tab {tw.tab!r} row {row + 1}: expected client "
                                               f"{expected}, found {actual!r} (the sheet changed meanwhile)")
 
@@ -442,12 +443,6 @@ def _split_rows(rows: list[list[Any]]) -> Iterator[list[list[Any]]]:
 def _rgb(colour: str) -> dict[str, float]:
     return {"red": int(colour[1:3], 16) / 255, "green": int(colour[3:5], 16) / 255,
             "blue": int(colour[5:7], 16) / 255}
-
-
-def _id_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value).strip()
 
 
 def _first_line(exc: BaseException) -> str:

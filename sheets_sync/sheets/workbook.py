@@ -27,6 +27,7 @@ from openpyxl.utils import absolute_coordinate, get_column_letter, quote_sheetna
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..errors import ConcurrentEditError, SheetError
+from ..parsing import id_text
 from .base import Grid, Layout, TabWrite, WriteBatch
 
 NUMBER_FORMATS = {
@@ -105,7 +106,7 @@ class WorkbookSheet:
             return
         for row, expected in tw.guard.items():
             actual = ws.cell(row=row + 1, column=tw.guard_col + 1).value
-            if _id_text(actual) != expected:
+            if id_text(actual) != expected:
                 raise ConcurrentEditError(
                     f"{self.path} tab {tw.tab!r} row {row + 1}: expected client {expected}, "
                     f"found {actual!r}")
@@ -187,12 +188,6 @@ def _set(cell: Any, value: Any, kind: str | None) -> None:
         cell.number_format = NUMBER_FORMATS["date"]
     elif kind in NUMBER_FORMATS and isinstance(value, int | float):
         cell.number_format = NUMBER_FORMATS[kind]
-
-
-def _id_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value).strip()
 
 
 def _layout(ws: Any, tw: TabWrite, layout: Layout) -> None:
