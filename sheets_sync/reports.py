@@ -74,7 +74,6 @@ def review(outcome: pd.DataFrame, history: list[dict[str, Any]], rules: RuleSet,
     """The review of the period ``since`` (default: three months back) to ``as_of``."""
     since = since or quarter_ago(as_of)
     start = datetime.combine(since, datetime.min.time())
-    before = category_at(history, start - timedelta(seconds=1))
     first_seen: dict[str, str] = {}
     last_change: dict[str, dict[str, Any]] = {}
     for row in history:
@@ -82,8 +81,7 @@ def review(outcome: pd.DataFrame, history: list[dict[str, Any]], rules: RuleSet,
         last_change[row["client_id"]] = row
     current = outcome[["id", "name", "category", "reason", "manual_category"]].copy()
     current["id"] = current["id"].astype(str)
-    current["from"] = current["id"].map(lambda i: before.get(i, NEW))
-    moved = current[current["from"] != current["category"]]
+    moved = moves(current, history, since)
     order = [*rules.codes, UNQUALIFIED]
     rows = [NEW, *order]
     matrix = pd.crosstab(moved["from"], moved["category"]).reindex(
@@ -113,6 +111,15 @@ def review(outcome: pd.DataFrame, history: list[dict[str, Any]], rules: RuleSet,
                           columns=["stage", "title", "clients", "strategy"])
     return Review(since, as_of, matrix, moved_out.reset_index(drop=True), stale, unq.reset_index(drop=True),
                   stages, distribution(history, order))
+
+
+def moves(current: pd.DataFrame, history: list[dict[str, Any]], since: date) -> pd.DataFrame:
+    """Clients whose category now differs from the one they had when ``since`` began, with a
+    ``from`` column (``(new)`` for clients that appeared since)."""
+    before = category_at(history, datetime.combine(since, datetime.min.time()) - timedelta(seconds=1))
+    out = current.copy()
+    out["from"] = out["id"].astype(str).map(lambda i: before.get(i, NEW))
+    return out[out["from"] != out["category"]]
 
 
 def distribution(history: list[dict[str, Any]], order: Sequence[str]) -> pd.DataFrame:
@@ -280,8 +287,8 @@ def summary_rows(outcome: pd.DataFrame, rules: RuleSet, history: list[dict[str, 
         rows.append([code, cat.title if cat else "not categorized", len(part), round(revenue, 2),
                      round(profit, 2), share])
     quarter_start = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
-    rev = review(outcome, history, rules, as_of, since=quarter_start)
+    moved = moves(outcome[["id", "category"]], history, quarter_start)
     rows += [[], [f"Moves since {quarter_start.isoformat()}", "", "clients"]]
-    moves = rev.moved[rev.moved["from"] != NEW].groupby(["from", "to"]).size()
-    rows += [[f"{a} → {b}", "", int(n)] for (a, b), n in moves.items()] or [["(none)"]]
+    counts = moved[moved["from"] != NEW].groupby(["from", "category"]).size()
+    rows += [[f"{a} → {b}", "", int(n)] for (a, b), n in counts.items()] or [["(none)"]]
     return rows

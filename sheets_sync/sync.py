@@ -242,11 +242,11 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
                                       " blank or duplicate id in the CRM; skipped")
     outcome = outcome.loc[~ids.duplicated(keep="first") & ids.ne("")]
 
-    changes = _category_changes(ctx, outcome)
+    last = ctx.state.last_categories()
+    changes = _category_changes(ctx, outcome, last)
     summary.changes = done.get("changes") or [
         {"id": c.client_id, "name": c.name, "from": c.from_cat, "to": c.to_cat, "source": c.source,
          "reason": c.reason} for c in changes]
-    last = ctx.state.last_categories()
     changed_at = {c.client_id: c.changed_at for c in changes}
     for cid, (_, at) in last.items():
         changed_at.setdefault(cid, at)
@@ -387,8 +387,7 @@ def _counts(outcome: pd.DataFrame, rules: RuleSet) -> dict[str, int]:
     return {code: int(counts.get(code, 0)) for code in order if counts.get(code, 0)}
 
 
-def _category_changes(ctx: Context, outcome: pd.DataFrame) -> list[Change]:
-    last = ctx.state.last_categories()
+def _category_changes(ctx: Context, outcome: pd.DataFrame, last: dict[str, tuple[str, str]]) -> list[Change]:
     now = ctx.now.isoformat(timespec="seconds")
     changes = []
     for row in outcome[["id", "name", "category", "reason", "manual_category"]].itertuples():
