@@ -30,13 +30,9 @@ UNQUALIFIED = "unqualified"
 
 @dataclass(frozen=True)
 class Outcome:
-    """The categorized table and a few counts for the summary."""
+    """The categorized table."""
 
     frame: pd.DataFrame
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self.frame["category"].value_counts(sort=False).items()}
 
 
 def categorize(table: ClientTable, rules: RuleSet, as_of: date, *,

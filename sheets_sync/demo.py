@@ -6,7 +6,6 @@ Everything is generated from a fixed seed, so the demo looks the same on every m
 from __future__ import annotations
 
 import random
-import shutil
 import sqlite3
 from datetime import date, timedelta
 from importlib import resources
@@ -162,8 +161,3 @@ def write_demo_crm(path: Path, n: int, today: date, seed: int) -> None:
             "referrals INTEGER, potential_rub, nps, blacklisted INTEGER, category TEXT)")
         db.executemany(f"INSERT INTO companies VALUES ({', '.join('?' * 13)})", rows)
     db.close()
-
-
-def copy_default_rules(target: Path) -> None:
-    with resources.as_file(resources.files("sheets_sync").joinpath("default_rules.py")) as src:
-        shutil.copyfile(src, target)

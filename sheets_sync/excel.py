@@ -45,7 +45,6 @@ from .rules.formula import (
     SheetRefs,
     compile_rules,
     defined_names,
-    formula_columns,
 )
 from .rules.loader import RuleSet
 from .table import ALIASES, COLUMNS, Kind, Problem, header_key
@@ -562,11 +561,6 @@ def _fit_chart(xml: str, rows: int) -> str:
     if not count:
         return xml
     return re.sub(r"<(\w+:)?(numCache|strCache)>.*?</\1?\2>", "", fitted, flags=re.S)
-
-
-def formula_column_names(rules: RuleSet, pareto: Pareto) -> list[str]:
-    """The exported columns that hold live formulas."""
-    return formula_columns(rules, pareto)
 
 
 # ============================================================================ from a config

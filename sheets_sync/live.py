@@ -15,7 +15,6 @@ recalculation: fine for thousands of clients, slow beyond tens of thousands.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -109,7 +108,3 @@ def enabled(options: dict[str, Any] | Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError("[sheet] live_formulas must be true or false")
     return value
-
-
-def formula_specs(columns: Sequence[ColumnSpec]) -> list[ColumnSpec]:
-    return [c for c in columns if c.role == "formula"]

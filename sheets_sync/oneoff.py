@@ -13,7 +13,7 @@ import pandas as pd
 from .categorize import UNQUALIFIED, categorize
 from .errors import InputError
 from .rules import RuleSet, load_rules
-from .table import ParseOptions, build_table
+from .table import ParseOptions, build_table, require_columns
 
 OUTPUT_COLUMNS = ["category", "reason", "stage", "problems"]
 
@@ -90,6 +90,7 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
         rules = parse_rules(default_rules_text(), "default rules")
     raw = read_table_file(input_path)
     table = build_table(raw, mapping, options, extra=rules.columns)
+    require_columns(table, rules.required, raw.columns, str(input_path))
     if "id" not in table.source_columns:
         table.frame["id"] = [str(i + 2) for i in range(len(raw))]  # the spreadsheet row
     outcome = categorize(table, rules, today or date.today()).frame

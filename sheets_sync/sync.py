@@ -43,7 +43,7 @@ from .rules import RuleSet, load_rules
 from .sheets import SheetBackend, open_sheet
 from .sheets.base import ColumnSpec, TabWrite, WriteBatch
 from .state import Change, StateStore
-from .table import COLUMNS, ClientTable, Kind, Problem, build_table, resolve_mapping
+from .table import COLUMNS, ClientTable, Kind, Problem, build_table, require_columns, resolve_mapping
 
 Clock = Callable[[], datetime]
 SUMMARY_TAB = "Summary"
@@ -170,6 +170,7 @@ def read_crm(ctx: Context) -> tuple[ClientTable, pd.DataFrame]:
     checkpoint("crm-read")
     mapping = dict(ctx.config.fields)
     table = build_table(raw, mapping, ctx.config.parsing, extra=ctx.rules.columns)
+    require_columns(table, ctx.rules.required, raw.columns, f"The CRM ({ctx.config.crm.kind}) data")
     return table, raw
 
 

@@ -11,7 +11,6 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from enum import Enum
 
 import numpy as np
@@ -166,6 +165,16 @@ def missing_columns_message(missing: Iterable[str], headers: Iterable[str]) -> s
     )
 
 
+def require_columns(table: ClientTable, required: Iterable[str], headers: Iterable[str], where: str) -> None:
+    """A required column the input does not have at all is a configuration error, said once
+    (rather than every client unqualified for an empty value)."""
+    missing = [c for c in required if c not in table.source_columns]
+    if missing and len(table.frame):  # an empty CRM may not even say which columns it has
+        from .errors import ConfigError
+
+        raise ConfigError(f"{where}: {missing_columns_message(missing, headers)}")
+
+
 def build_table(
     raw: pd.DataFrame,
     mapping: Mapping[str, str] | None = None,
@@ -254,18 +263,3 @@ def _typed(parsed: list[object], kind: Kind, index: pd.Index) -> pd.Series:
     if kind is Kind.BOOL:
         return pd.Series(pd.array(parsed, dtype="boolean"), index=index)
     return pd.Series(pd.array(parsed, dtype="string"), index=index)
-
-
-def empty_table() -> pd.DataFrame:
-    """The canonical columns with their dtypes and no rows."""
-    dtypes = {Kind.DATE: "datetime64[ns]", Kind.BOOL: "boolean", Kind.TEXT: "string"}
-    return pd.DataFrame({c: pd.Series(dtype=dtypes.get(k, "Float64")) for c, k in COLUMNS.items()})
-
-
-def as_date(value: object) -> date | None:
-    """A table cell as a ``date`` (``None`` for NaT/NA)."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    return value if isinstance(value, date) else None

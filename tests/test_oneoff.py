@@ -67,3 +67,11 @@ def test_unreadable_input_is_a_clear_error(cli: Callable[..., str], tmp_path: Pa
     good.write_text("id,revenue,costs,orders_12m\n1,10,5,1\n")
     out = cli("categorize", str(good), "--out", str(tmp_path / "o.json"), code=2)
     assert "must end in .csv or .xlsx" in out
+
+
+def test_a_required_column_missing_is_one_clear_error(cli: Callable[..., str], tmp_path: Path) -> None:
+    src = tmp_path / "export.csv"
+    src.write_text("id;Название;Выручка;Расходы по клиенту;Заказы\n1;Acme;100;50;2\n", encoding="utf-8")
+    out = cli("categorize", str(src), "--out", str(tmp_path / "o.csv"), code=2)
+    assert "no column for 'costs'" in out and "map it in sheets-sync.toml [fields]" in out
+    assert "Расходы по клиенту" in out  # the columns found are listed

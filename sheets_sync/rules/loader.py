@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import RulesError
 from ..table import COLUMNS, Kind
-from .expr import ExprError, Node, Type, columns_used, parse, to_text
+from .expr import ExprError, Node, Type, parse, to_text
 
 #: Metrics computed before any rule runs (documented in the README and in rules.py).
 BUILTIN_METRICS: dict[str, str] = {
@@ -268,11 +268,3 @@ def _key_lines(node: ast.expr | None) -> dict[str, int]:
 
 def _value_line(node: ast.expr, key: str) -> int | None:
     return _key_lines(node).get(key, getattr(node, "lineno", None))
-
-
-def rule_columns(rules: RuleSet) -> set[str]:
-    """Every column a rule, stage or metric reads (for checks of the field mapping)."""
-    used: set[str] = set()
-    for item in (*rules.metrics, *rules.stages, *rules.categories):
-        used |= columns_used(item.node)
-    return used

@@ -108,7 +108,6 @@ class GoogleSheet:
         self.http.set_timeout(float(opts.get("timeout", 60)))
         self.where = f"Google spreadsheet {self.key}"
         self._meta: dict[str, Any] | None = None
-        self._grids: dict[str, Grid | None] = {}
 
     # -- errors
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -168,7 +167,6 @@ class GoogleSheet:
         out: dict[str, Grid | None] = dict.fromkeys(tabs)
         for tab, vr in zip(wanted, reply.get("valueRanges", []), strict=False):
             out[tab] = [list(row) for row in vr.get("values", [])]
-        self._grids = out
         return out
 
     # -- write
