@@ -16,7 +16,7 @@ An adapter is built by a factory registered in :data:`sheets_sync.crm.ADAPTERS` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +39,17 @@ class CrmSettings:
     id_field: str
     category_field: str
     fields: Sequence[str] = ()
+
+
+def check_keys(options: Mapping[str, Any], known: Iterable[str], kind: str) -> None:
+    """Refuse a ``[crm]`` key the adapter of ``kind`` does not know, naming the known ones."""
+    known = set(known)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"[crm] unknown key {unknown[0]!r} for kind = {kind!r}. Known: "
+                          f"{', '.join(sorted(known))}.")
 
 
 @dataclass

@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..errors import ConfigError, InputError
 from ..parsing import id_text
-from .base import CheckItem, CrmSettings, WriteResult
+from .base import CheckItem, CrmSettings, WriteResult, check_keys
 
 KNOWN_KEYS = {"path", "output", "encoding", "delimiter", "sheet", "category_field"}
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -96,10 +96,7 @@ class FileCrm:
     def __init__(self, settings: CrmSettings) -> None:
         self.settings = settings
         opts = settings.options
-        unknown = sorted(set(opts) - KNOWN_KEYS)
-        if unknown:
-            raise ConfigError(f"[crm] unknown key {unknown[0]!r} for kind = \"file\". Known: "
-                              f"{', '.join(sorted(KNOWN_KEYS))}.")
+        check_keys(opts, KNOWN_KEYS, "file")
         if "path" not in opts:
             raise ConfigError("[crm] kind = \"file\": set path = \"export.csv\" (the CRM's "
                               "export, CSV or XLSX)")

@@ -61,6 +61,7 @@ from tenacity import (
 )
 
 from ..errors import ConfigError, CrmError, RemoteError
+from .base import check_keys
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +185,7 @@ class HttpOptions:
                       vendor: str, extra_keys: Iterable[str] = (),
                       default_url: str | None = None, default_rate: RatePolicy,
                       token_env_default: str) -> HttpOptions:
-        known = COMMON_KEYS | set(extra_keys)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"[crm] unknown key {unknown[0]!r} for kind = {kind!r}. Known: "
-                              f"{', '.join(sorted(known))}.")
+        check_keys(options, COMMON_KEYS | set(extra_keys), kind)
         url = str(options.get("url") or default_url or "").strip()
         if not url:
             raise ConfigError(f"[crm] url: set the {vendor} address, e.g. "

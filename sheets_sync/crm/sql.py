@@ -44,7 +44,7 @@ from sqlalchemy.engine import URL, make_url
 from ..checkpoints import checkpoint
 from ..errors import ConfigError, CrmError
 from ..parsing import id_text
-from .base import CheckItem, CrmSettings, WriteResult
+from .base import CheckItem, CrmSettings, WriteResult, check_keys
 
 BATCH = 50_000
 CHUNK = 50_000
@@ -79,10 +79,7 @@ class SqlCrm:
     def __init__(self, settings: CrmSettings) -> None:
         self.settings = settings
         opts = settings.options
-        unknown = sorted(set(opts) - KNOWN_KEYS)
-        if unknown:
-            raise ConfigError(f"[crm] unknown key {unknown[0]!r} for kind = "
-                              f"{settings.kind!r}. Known: {', '.join(sorted(KNOWN_KEYS))}.")
+        check_keys(opts, KNOWN_KEYS, settings.kind)
         self._password: str | None = None
         self.url = self._url(opts, settings.base_dir)
         self.table_name = plain_name(str(opts.get("table", "companies")), "[crm] table")
