@@ -103,12 +103,20 @@ def demo(folder: Path | None, clients: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.option("--wait", default=0.0, show_default=True, metavar="SECONDS",
               help="How long to wait for another running sync of the same config.")
+@click.option("--accept-shrink", is_flag=True,
+              help="The CRM really lost many clients since the last sync: go on (once).")
+@click.option("--rebuild-sheet", is_flag=True,
+              help="The Clients tab or the workbook is gone on purpose: make it anew, with the "
+                   "manual categories and notes sheets-sync kept.")
+@click.option("--force", is_flag=True,
+              help="Write the workbook although an Excel/LibreOffice lock file says it is open.")
 @handle_errors
-def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float) -> None:
+def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float, accept_shrink: bool,
+         rebuild_sheet: bool, force: bool) -> None:
     """Run one pass: CRM -> sheet -> rules -> CRM, writing only what changed."""
     from .config import load_config
     from .logs import close_log, log, open_log
-    from .sync import locked, open_context, run_sync
+    from .sync import SyncOptions, locked, open_context, run_sync
 
     config = load_config(config_path)
     handler = open_log(config.log)
@@ -116,7 +124,8 @@ def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float) ->
     try:
         with locked(config, wait):
             log.info("sync started%s (config %s)", " (dry run)" if dry_run else "", config.path)
-            ctx = open_context(config)
+            options = SyncOptions(accept_shrink=accept_shrink, rebuild_sheet=rebuild_sheet, force=force)
+            ctx = open_context(config, options=options)
             try:
                 summary = run_sync(ctx, dry_run=dry_run, progress=bar)
             finally:

@@ -2,11 +2,16 @@
 
     SheetsSyncError                 root; the CLI catches it once and prints ``str(err)``
     ├── ConfigError                 the config file, a credential or a path is wrong (exit 2)
-    │   └── RulesError              the rules file is wrong (file, line, category, what)
+    │   ├── RulesError              the rules file is wrong (file, line, category, what)
+    │   └── StructureError          the sheet lost what the owners decided (a tab, the header
+    │                               row): nothing is written until a person looks (exit 2)
     ├── InputError                  an input file (CSV/XLSX) cannot be read
     ├── SheetError                  the sheet (workbook or Google) refused or is malformed
-    │   └── ConcurrentEditError     the sheet changed between our read and our write (transient)
+    │   ├── ConcurrentEditError     the sheet changed between our read and our write (transient)
+    │   │   └── UncertainWriteError a write timed out and may have been applied: re-read, re-plan
+    │   └── SheetLockedError        the workbook is open in Excel or LibreOffice (exit 3)
     ├── CrmError                    the CRM refused or answered something we cannot use
+    │   └── ShrinkError             the CRM returned far fewer clients than last time (exit 4)
     ├── RemoteError                 a remote API failed after bounded retries (exit 4)
     └── LockedError                 another sync holds the lock (exit 3)
 
@@ -68,8 +73,25 @@ class ConcurrentEditError(SheetError, Transient):
     """The sheet changed under us; re-read and re-plan."""
 
 
+class UncertainWriteError(ConcurrentEditError):
+    """A write that must not be repeated blindly (an append) failed without a clear answer:
+    it may have been applied. The pass re-reads the sheet and plans again."""
+
+
+class SheetLockedError(SheetError):
+    exit_code = ExitCode.LOCKED
+
+
+class StructureError(ConfigError):
+    """The sheet no longer holds what the owners decided; a person must look first."""
+
+
 class CrmError(SheetsSyncError):
     exit_code = ExitCode.REMOTE
+
+
+class ShrinkError(CrmError):
+    """A CRM read lost many of the clients the last sync saw: nothing is written."""
 
 
 class RemoteError(SheetsSyncError, Transient):

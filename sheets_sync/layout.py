@@ -38,7 +38,7 @@ OWNER: dict[str, str] = {
     "manual_category": "Yours: set a code to override the rules (it is written to the CRM).",
     "notes": "Yours: never overwritten.",
 }
-HISTORY_HEADER = ["changed_at", "id", "name", "from", "to", "source", "reason"]
+HISTORY_HEADER = ["changed_at", "id", "name", "from", "to", "source", "reason", "seq"]
 LEGEND_HEADER = ["code", "title", "condition", "strategy", "colour"]
 
 
@@ -91,13 +91,19 @@ class SheetProblem:
 
 @dataclass
 class ClientsGrid:
-    """A Clients tab as read: where our columns are, and which row holds which client."""
+    """A Clients tab as read: where its header row and our columns are, which row holds which
+    client, and what is wrong with it."""
 
     header: list[str]
     positions: dict[str, int]  # our column name -> 0-based column
-    rows: dict[str, int]  # client id -> 0-based row in the grid
+    rows: dict[str, int]  # client id -> 0-based row in the grid (ids found in one row only)
     grid: Grid
     problems: list[SheetProblem] = field(default_factory=list)
+    header_row: int = 0  # 0-based; rows above it (a title, say) belong to the owner
+    #: the tab holds values but no row within the first HEADER_SCAN rows has our id header
+    headerless: bool = False
+    #: client id -> every 0-based row holding it, for ids found in more than one row
+    duplicates: dict[str, list[int]] = field(default_factory=dict)
 
     def value(self, client_id: str, column: str) -> Any:
         col = self.positions.get(column)
@@ -107,40 +113,67 @@ class ClientsGrid:
         line = self.grid[row]
         return line[col] if col < len(line) else None
 
+    @property
+    def empty(self) -> bool:
+        return not self.header and not self.headerless
 
-def read_clients(grid: Grid | None, columns: Sequence[ColumnSpec]) -> ClientsGrid:
-    """Find our columns by header name and each client's row by id."""
-    if not grid:
-        return ClientsGrid([], {}, {}, [])
-    header = ["" if h is None else str(h) for h in grid[0]]
+
+HEADER_SCAN = 10  # rows searched for the header row (owners put a title or two above it)
+
+
+def _blank(line: Sequence[Any]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in line)
+
+
+def read_clients(grid: Grid | None, columns: Sequence[ColumnSpec],
+                 aliases: Mapping[str, str] | None = None) -> ClientsGrid:
+    """Find the header row (within the first rows), our columns by header name (or by an
+    alias recorded when an owner renamed one of ours), and each client's row by id."""
+    if not grid or all(_blank(line) for line in grid):
+        return ClientsGrid([], {}, {}, list(grid or []))
     wanted: dict[str, str] = {}
     for spec in columns:
         wanted.setdefault(header_key(spec.header), spec.name)
+    for name, alias in (aliases or {}).items():
+        wanted.setdefault(header_key(alias), name)
+    for spec in columns:
         wanted.setdefault(header_key(spec.name), spec.name)
-    positions: dict[str, int] = {}
-    for i, h in enumerate(header):
-        name = wanted.get(header_key(h))
-        if name is not None and name not in positions:
-            positions[name] = i
-    out = ClientsGrid(header, positions, {}, grid)
-    id_col = positions.get("id")
-    if id_col is None:
-        return out
-    for r in range(1, len(grid)):
+    for hr, line in enumerate(grid[:HEADER_SCAN]):
+        positions: dict[str, int] = {}
+        for i, h in enumerate(line):
+            name = wanted.get(header_key("" if h is None else str(h)))
+            if name is not None and name not in positions:
+                positions[name] = i
+        if "id" in positions and len(positions) >= 2:
+            header_row = hr
+            break
+    else:
+        return ClientsGrid([], {}, {}, grid, headerless=True)
+    hr = header_row
+    header = ["" if h is None else str(h) for h in grid[hr]]
+    out = ClientsGrid(header, positions, {}, grid, header_row=hr)
+    id_col = positions["id"]
+    seen: dict[str, list[int]] = {}
+    for r in range(hr + 1, len(grid)):
         line = grid[r]
         raw = line[id_col] if id_col < len(line) else None
         cid = id_text(raw)
         if not cid:
-            if any(v not in (None, "") for v in line):
+            if not _blank(line):
                 out.problems.append(SheetProblem(r + 1, header[id_col], raw,
                                                  "is blank: a row needs an id; row ignored"))
             continue
-        if cid in out.rows:
-            out.problems.append(SheetProblem(
-                r + 1, header[id_col], raw,
-                f"is a duplicate (first on row {out.rows[cid] + 1}); this row is ignored"))
+        seen.setdefault(cid, []).append(r)
+    for cid, found in seen.items():
+        if len(found) == 1:
+            out.rows[cid] = found[0]
             continue
-        out.rows[cid] = r
+        out.duplicates[cid] = found
+        where = ", ".join(str(r + 1) for r in found)
+        out.problems.append(SheetProblem(
+            found[1] + 1, header[id_col], cid,
+            f"is in rows {where}: delete the copies. Until then these rows are not updated and "
+            "their manual category and notes are not used (the last ones sheets-sync saw are)"))
     return out
 
 

@@ -7,6 +7,9 @@ It keeps what the sheet and the CRM cannot tell us on their own:
   than silently overwritten;
 * ``history``: every category change (client, from, to, reason, rule or manual, when), and
   whether it has been copied into the sheet's History tab yet;
+* ``owner``: the owners' decisions as last seen in the sheet (manual category, notes), so a
+  sheet that lost them (a deleted column, row, tab or workbook) never costs one: they are put
+  back, or the sync refuses and says why;
 * ``ledger``: categories the CRM rejected, retried at every run until they go through;
 * ``runs``: one summary per sync.
 
@@ -40,6 +43,9 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS edits (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT, col TEXT, sheet_value TEXT,
     crm_value TEXT, at TEXT);
+CREATE TABLE IF NOT EXISTS owner (
+    client_id TEXT NOT NULL, col TEXT NOT NULL, value TEXT NOT NULL, seen_at TEXT,
+    PRIMARY KEY (client_id, col));
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT, finished_at TEXT, summary TEXT);
 """
@@ -65,6 +71,10 @@ class StateStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30)
             self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(edits)")}
+            if "in_sheet" not in columns:  # state files of 0.1: edits were not in the History tab
+                with self.db:
+                    self.db.execute("ALTER TABLE edits ADD COLUMN in_sheet INTEGER NOT NULL DEFAULT 0")
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"State file {self.path} is not usable ({exc}). Move it away; "
                               "a new one is created (history starts again).") from exc
@@ -119,7 +129,44 @@ class StateStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 [(e["id"], e["column"], e["sheet"], e["crm"], at) for e in edits])
 
+    def edits_not_in_sheet(self) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT seq, client_id, col, sheet_value, crm_value, at FROM edits "
+                              "WHERE in_sheet = 0 ORDER BY seq")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def mark_edits_in_sheet(self, seqs: Iterable[int]) -> None:
+        with self.db:
+            self.db.executemany("UPDATE edits SET in_sheet = 1 WHERE seq = ?", [(s,) for s in seqs])
+
+    # -- the owners' decisions (manual category, notes) as last seen in the sheet
+    def owner_values(self) -> dict[str, dict[str, str]]:
+        """client id -> {column: value} of every non-empty owner value seen."""
+        out: dict[str, dict[str, str]] = {}
+        for cid, col, value in self.db.execute("SELECT client_id, col, value FROM owner"):
+            out.setdefault(cid, {})[col] = value
+        return out
+
+    def save_owner_values(self, seen: Mapping[str, Mapping[str, str]], at: str) -> None:
+        """What the sheet shows for these clients now; an empty value is a decision too (the
+        owner cleared it) and removes the record. Clients not in ``seen`` keep theirs."""
+        with self.db:
+            before = self.owner_values()
+            for cid, values in seen.items():
+                for col, value in values.items():
+                    if before.get(cid, {}).get(col, "") == value:
+                        continue
+                    if value:
+                        self.db.execute("INSERT OR REPLACE INTO owner VALUES (?, ?, ?, ?)",
+                                        (cid, col, value, at))
+                    else:
+                        self.db.execute("DELETE FROM owner WHERE client_id = ? AND col = ?", (cid, col))
+
     # -- snapshot of CRM values written to the sheet
+    def client_ids(self) -> set[str]:
+        """The clients the last sync wrote into the sheet (the CRM's clients then)."""
+        return {cid for (cid,) in self.db.execute("SELECT DISTINCT client_id FROM snapshot")}
+
     def snapshot(self) -> dict[tuple[str, str], str]:
         return {(cid, col): value for cid, col, value in
                 self.db.execute("SELECT client_id, col, value FROM snapshot")}

@@ -24,24 +24,25 @@ from .categorize import UNQUALIFIED, categorize
 from .checkpoints import checkpoint
 from .config import Config
 from .crm import CrmAdapter, open_crm
-from .errors import ConcurrentEditError, CrmError, ExitCode, LockedError
+from .errors import ConcurrentEditError, CrmError, ExitCode, LockedError, SheetLockedError, ShrinkError
 from .layout import (
     HISTORY_HEADER,
     ClientsGrid,
     build_layout,
     clients_columns,
-    id_text,
     read_clients,
     same,
     snapshot_text,
 )
 from .live import LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
-from .parsing import ParseError, parse_date, serial_datetime
+from .owners import Owners, check_structure, merge_owner_values, recognise_renamed
+from .parsing import ParseError, id_text, parse_date, serial_datetime
 from .reports import summary_rows
 from .rules import RuleSet, load_rules
 from .sheets import SheetBackend, open_sheet
 from .sheets.base import ColumnSpec, TabWrite, WriteBatch
+from .sheets.guard import header_text
 from .state import Change, StateStore
 from .table import COLUMNS, ClientTable, Kind, Problem, build_table, require_columns, resolve_mapping
 
@@ -64,6 +65,9 @@ class Summary:
     changes: list[dict[str, str]] = field(default_factory=list)
     unqualified: list[dict[str, str]] = field(default_factory=list)
     sheet_problems: list[str] = field(default_factory=list)
+    #: what the sync repaired or recognised in the sheet (a row put back, a renamed column)
+    notices: list[str] = field(default_factory=list)
+    duplicate_ids: list[str] = field(default_factory=list)
     overwritten_edits: list[dict[str, str]] = field(default_factory=list)
     dry_run: bool = False
     sheet: str = ""
@@ -76,7 +80,8 @@ class Summary:
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.PARTIAL if (self.unqualified or self.crm_rejected) else ExitCode.OK
+        partial = self.unqualified or self.crm_rejected or self.duplicate_ids
+        return ExitCode.PARTIAL if partial else ExitCode.OK
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,7 +90,8 @@ class Summary:
                       "cells_updated": self.cells_updated, "rows_gone": self.rows_gone},
             "crm": {"written": self.crm_written, "rejected": self.crm_rejected},
             "changes": self.changes, "unqualified": self.unqualified,
-            "sheet_problems": self.sheet_problems, "overwritten_edits": self.overwritten_edits,
+            "sheet_problems": self.sheet_problems, "notices": self.notices,
+            "duplicate_ids": self.duplicate_ids, "overwritten_edits": self.overwritten_edits,
             "nothing_to_do": self.nothing_to_do, "exit_code": int(self.exit_code),
         }
 
@@ -96,7 +102,8 @@ class Summary:
         counts = ", ".join(f"{k} {v}" for k, v in self.categories.items())
         if self.nothing_to_do and not self.dry_run:
             extra = f"; {len(self.unqualified)} unqualified" if self.unqualified else ""
-            return f"No changes: {self.clients} clients, sheet and CRM up to date{extra}."
+            head = f"No changes: {self.clients} clients, sheet and CRM up to date{extra}."
+            return "\n".join([head] + self._sheet_lines())
         verb = "Would" if self.dry_run else "Did"
         lines = [f"{self.clients} clients: {counts}.",
                  f"{verb}: sheet +{self.rows_added} rows, {self.cells_updated} cells updated"
@@ -119,10 +126,32 @@ class Summary:
                       for u in self.unqualified[:10]]
             if len(self.unqualified) > 10:
                 lines.append(f"  ... and {len(self.unqualified) - 10} more (see --json)")
+        return "\n".join(lines + self._sheet_lines())
+
+    def _sheet_lines(self) -> list[str]:
+        lines = list(self.notices[:10])
         if self.sheet_problems:
             lines.append(f"{len(self.sheet_problems)} problems in the sheet:")
             lines += [f"  {p}" for p in self.sheet_problems[:10]]
-        return "\n".join(lines)
+            if len(self.sheet_problems) > 10:
+                lines.append(f"  ... and {len(self.sheet_problems) - 10} more (see --json)")
+        return lines
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What a person may allow a sync that it would otherwise refuse."""
+
+    #: the CRM really lost this many clients since the last sync: go on
+    accept_shrink: bool = False
+    #: the Clients tab or the workbook is gone on purpose: make it anew, owner values filled in
+    rebuild_sheet: bool = False
+    #: write the workbook although Excel/LibreOffice's lock file says it is open
+    force: bool = False
+    #: a CRM read may lose at most this many clients, and this share of them, without a refusal
+    max_gone: int = 50
+    max_gone_share: float = 0.10
+    min_gone: int = 5  # fewer than this never counts as a shrink, except all of them
 
 
 @dataclass
@@ -134,6 +163,7 @@ class Context:
     state: StateStore
     now: datetime
     progress: Any = None
+    options: SyncOptions = field(default_factory=SyncOptions)
     #: state-store values to save once the sheet is written
     state_after_write: dict[str, str] = field(default_factory=dict)
 
@@ -144,12 +174,12 @@ def _step(ctx: Context, name: str) -> None:
         ctx.progress.update(1)
 
 
-def open_context(config: Config, clock: Clock | None = None) -> Context:
+def open_context(config: Config, clock: Clock | None = None, options: SyncOptions | None = None) -> Context:
     """Load the rules first (a broken rules file fails before any data is touched)."""
     rules = load_rules(config.rules_path)
     started = (clock or now)()
     return Context(config, rules, open_crm(config.crm), open_sheet(config.sheet),
-                   StateStore(config.state_path), started)
+                   StateStore(config.state_path), started, options=options or SyncOptions())
 
 
 def now() -> datetime:
@@ -198,13 +228,23 @@ def locked(config: Config, wait: float = 0.0) -> Iterator[None]:
 
 
 def current_outcome(ctx: Context) -> pd.DataFrame:
-    """The categorized client table as a sync would see it (CRM + the sheet's owner columns),
-    without writing anything."""
+    """The categorized client table as a sync would see it (CRM + the sheet's owner columns,
+    or the ones the state store kept where the sheet lost them), without writing anything."""
     table, raw = read_crm(ctx)
     columns = sheet_columns(ctx.config, ctx.rules, raw)
     grid = ctx.sheet.read([ctx.config.sheet.clients_tab])[ctx.config.sheet.clients_tab]
-    merged = merge_owner_columns(table, read_clients(grid, columns))
+    sheet = read_clients(grid, columns, _aliases(ctx))
+    saved = ctx.state.owner_values()
+    recognise_renamed(sheet, saved)
+    merged, _ = merge_owner_values(table, sheet, saved)
     return categorize(merged, ctx.rules, ctx.now.date()).frame
+
+
+def _aliases(ctx: Context) -> dict[str, str]:
+    try:
+        return dict(json.loads(ctx.state.get("aliases") or "{}"))
+    except (ValueError, TypeError):
+        return {}
 
 
 def run_sync(ctx: Context, *, dry_run: bool = False, progress: Any = None) -> Summary:
@@ -212,6 +252,8 @@ def run_sync(ctx: Context, *, dry_run: bool = False, progress: Any = None) -> Su
     ctx.progress = progress
     _step(ctx, "reading the CRM")
     table, raw = read_crm(ctx)
+    if not ctx.options.accept_shrink:
+        check_shrink(ctx, table)
     done: dict[str, Any] = {}  # steps that must not run twice when a pass is re-planned
     for attempt in range(CONCURRENT_RETRIES):
         try:
@@ -222,6 +264,24 @@ def run_sync(ctx: Context, *, dry_run: bool = False, progress: Any = None) -> Su
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def check_shrink(ctx: Context, table: ClientTable) -> None:
+    """Refuse a CRM read that lost many of the clients the last sync had: a partial answer of a
+    vendor (or a wrong filter) must not mark them gone and move everyone's Pareto share."""
+    before = ctx.state.client_ids()
+    if not before:
+        return
+    now_ids = set(table.frame["id"].map(id_text))
+    gone = len(before - now_ids)
+    opts = ctx.options
+    share = gone > opts.max_gone_share * len(before) and gone > opts.min_gone
+    if not now_ids or gone > opts.max_gone or share:
+        raise ShrinkError(
+            f"The CRM ({ctx.config.crm.kind}) returned {len(now_ids)} clients; {gone} of the {len(before)} "
+            f"the last sync saw are missing (more than {opts.max_gone}, or more than {opts.max_gone_share:.0%} "
+            f"and {opts.min_gone}). Nothing was written. If the CRM answered only part of the list, run the "
+            "sync again later; if the clients really were deleted, run `sheets-sync sync --accept-shrink` once.")
+
+
 def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, done: dict[str, Any]) -> Summary:
     cfg = ctx.config.sheet
     columns = sheet_columns(ctx.config, ctx.rules, raw)
@@ -230,13 +290,23 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         columns += live_columns(ctx.rules)
     _step(ctx, "reading the sheet")
     grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB])
-    sheet = read_clients(grids[cfg.clients_tab], columns)
-    merged = merge_owner_columns(table, sheet)
+    aliases = _aliases(ctx)
+    sheet = read_clients(grids[cfg.clients_tab], columns, aliases)
+    saved = ctx.state.owner_values()
+    snapshot = ctx.state.snapshot()
+    before = int(ctx.state.get("sheet_clients") or 0) or len({cid for cid, _ in snapshot})
+    check_structure(sheet, tab=cfg.clients_tab, where=ctx.sheet.where, before=before, saved=saved,
+                    present=getattr(ctx.sheet, "exists", lambda: True)(), rebuild=ctx.options.rebuild_sheet)
+    found = recognise_renamed(sheet, saved)
+    merged, owners = merge_owner_values(table, sheet, saved)
+    owners.aliases = {**aliases, **found}
     ids = merged.frame["id"].fillna("").astype(str)
     outcome = categorize(merged, ctx.rules, ctx.now.date()).frame
     summary = Summary(clients=len(outcome), dry_run=dry_run, sheet=ctx.sheet.where)
     summary.categories = _counts(outcome, ctx.rules)
     summary.sheet_problems = [str(p) for p in sheet.problems]
+    summary.duplicate_ids = sorted(sheet.duplicates)
+    summary.notices = _owner_notices(owners, found, cfg.clients_tab)
     dupes = ids[ids.duplicated(keep="first") | ids.eq("")]
     for label in dupes.index:
         summary.sheet_problems.append(f"CRM client {ids[label]!r} ({outcome.at[label, 'name']}):"
@@ -261,6 +331,16 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     summary.examples += [f"client {cid}: category -> {code} in the CRM"
                          for cid, code in list(crm_changes.items())[:2]]
     now_text = ctx.now.isoformat(timespec="seconds")
+    held = _held_open(ctx)
+    if held:
+        if dry_run:
+            summary.notices.append(f"{ctx.sheet.where} is open in another program ({held}): a sync "
+                                   "would stop until it is closed.")
+        else:
+            raise SheetLockedError(
+                f"{ctx.sheet.where} is open in Excel or LibreOffice (lock file {held}). Save and close "
+                "it, then run the sync again; nothing was written. If nobody has it open (the program "
+                "crashed), delete the lock file or pass --force.")
     if not dry_run:
         # history first: the sheet and the CRM catch up from it if a later step fails; then the
         # CRM, so that a rejection shows in the client's row of this very sync
@@ -279,16 +359,16 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     if gone and not dry_run:  # a client deleted in the CRM: nothing left to retry
         ctx.state.update_ledger({}, gone, now_text)
     outcome = _with_ledger(outcome, {k: v for k, v in ledger.items() if k not in gone})
-    snapshot = ctx.state.snapshot()
     batch, new_snapshot, edits = _plan_clients(ctx, columns, sheet, outcome, changed_at,
-                                               snapshot, summary, table.problems)
+                                               snapshot, summary, table.problems, saved, owners)
     summary.overwritten_edits = edits
     if dry_run:
         return summary
 
     ctx.state.record_edits(edits, now_text)
     pending = ctx.state.not_in_sheet()
-    history_rows = _history_tab(grids[cfg.history_tab], pending, cfg.history_tab)
+    pending_edits = ctx.state.edits_not_in_sheet()
+    history_rows = _history_tab(grids[cfg.history_tab], pending, cfg.history_tab, pending_edits)
     if history_rows is not None:
         batch.tabs.append(history_rows)
     formulas = _live_formulas(ctx, columns, batch, sheet) if live else None
@@ -304,15 +384,45 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
                              "first_row": 1, "last_row": categories}
         batch.tabs.append(summary_tab)
     _step(ctx, "writing the sheet")
+    held = _held_open(ctx)
+    if held:
+        raise SheetLockedError(f"{ctx.sheet.where} was opened in another program while we worked "
+                               f"(lock file {held}); the sheet was not written. Close it and run the "
+                               "sync again: it finishes the job.")
+    getattr(ctx.sheet, "tidy", lambda: None)()
     ctx.sheet.write(batch)
     checkpoint("sheet-written")
     ctx.state.mark_in_sheet(row["seq"] for row in pending)
+    ctx.state.mark_edits_in_sheet(row["seq"] for row in pending_edits)
     ctx.state.save_snapshot(new_snapshot, snapshot)
+    ctx.state.save_owner_values(owners.seen, now_text)
+    ctx.state.put("aliases", json.dumps(owners.aliases, ensure_ascii=False))
+    ctx.state.put("sheet_clients", str(len(sheet.rows) + len(batch.tabs[0].appends)))
     ctx.state.put("layout", _layout_signature(ctx.rules))
     for key, value in ctx.state_after_write.items():
         ctx.state.put(key, value)
     ctx.state.record_run(ctx.now, now(), summary.as_dict())
     return summary
+
+
+def _held_open(ctx: Context) -> str | None:
+    if ctx.options.force:
+        return None
+    return getattr(ctx.sheet, "held_open", lambda: None)()
+
+
+def _owner_notices(owners: Owners, found: dict[str, str], tab: str) -> list[str]:
+    out = [f"Column {header!r} of tab {tab!r} is recognised as {column} (renamed); its values are used."
+           for column, header in found.items()]
+    for column in owners.restored_columns:
+        out.append(f"Column {column} was missing from tab {tab!r}: it is added again at the end, with "
+                   "the values sheets-sync kept.")
+    if owners.restored_rows:
+        shown = ", ".join(owners.restored_rows[:5]) + (" ..." if len(owners.restored_rows) > 5 else "")
+        out.append(f"{len(owners.restored_rows)} clients still in the CRM had no row in tab {tab!r} "
+                   f"({shown}): their rows are added again with the manual categories and notes "
+                   "sheets-sync kept.")
+    return out
 
 
 def _write_crm(ctx: Context, changes: dict[str, str], now_text: str) -> tuple[int, list[dict[str, str]]]:
@@ -364,22 +474,8 @@ def sheet_columns(config: Config, rules: RuleSet, raw: pd.DataFrame) -> list[Col
 
 def merge_owner_columns(table: ClientTable, sheet: ClientsGrid) -> ClientTable:
     """The CRM table with the owner columns (manual category, notes) as the sheet holds them;
-    a client not in the sheet yet keeps the CRM's values."""
-    frame = table.frame.copy()
-    ids = frame["id"].fillna("").astype(str)
-    for column in ("manual_category", "notes"):
-        from_sheet = ids.map(lambda i, c=column: _owner_value(sheet, i, c))
-        keep_crm = ids.map(lambda i: i not in sheet.rows)
-        frame[column] = from_sheet.where(~keep_crm, frame[column]).astype("string")
-    return ClientTable(frame, table.problems, table.source_columns)
-
-
-def _owner_value(sheet: ClientsGrid, client_id: str, column: str) -> Any:
-    value = sheet.value(client_id, column)
-    if value is None:
-        return None
-    text = id_text(value)
-    return text or None
+    a client not in the sheet yet keeps the CRM's values (see :mod:`sheets_sync.owners`)."""
+    return merge_owner_values(table, sheet)[0]
 
 
 def _counts(outcome: pd.DataFrame, rules: RuleSet) -> dict[str, int]:
@@ -438,10 +534,11 @@ def _desired(row: pd.Series, spec: ColumnSpec, raw_values: dict[str, Any],
 def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
                   outcome: pd.DataFrame, changed_at: dict[str, str],
                   snapshot: dict[tuple[str, str], str], summary: Summary,
-                  problems: dict[Any, list[Problem]]
+                  problems: dict[Any, list[Problem]], saved: dict[str, dict[str, str]] | None = None,
+                  owners: Owners | None = None,
                   ) -> tuple[WriteBatch, dict[tuple[str, str], str], list[dict[str, str]]]:
     cfg = ctx.config.sheet
-    created = not sheet.header
+    created = sheet.empty
     header = list(sheet.header)
     positions = dict(sheet.positions)
     new_columns = []
@@ -452,7 +549,8 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
             header.append(spec.header)
     tw = TabWrite(cfg.clients_tab, header, created=created,
                   new_columns=[] if created else new_columns,
-                  guard_col=positions["id"])
+                  guard_col=positions["id"], header_row=sheet.header_row,
+                  read_header=None if created else [header_text(h) for h in sheet.header])
     tw.kinds = {positions[s.name]: s.kind for s in columns}
     if created or new_columns or ctx.state.get("layout") != _layout_signature(ctx.rules):
         tw.layout = build_layout(columns, ctx.rules)
@@ -468,6 +566,8 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
         raw_values = {p.column: p.value for p in problems.get(label, ())
                       if p.value is not None}
         when = changed_at.get(cid)
+        if cid in sheet.duplicates:  # in two rows: neither is written until an owner deletes one
+            continue
         r = sheet.rows.get(cid)
         if r is None:
             line: list[Any] = [None] * len(header)
@@ -508,6 +608,13 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
                     summary.examples.append(f"client {cid}: {have or '(none)'} -> {want}")
         if guarded:
             tw.guard[r] = cid
+    for column in owners.restored_columns if owners else ():
+        col = positions[column]
+        for cid, r in sheet.rows.items():
+            value = (saved or {}).get(cid, {}).get(column)
+            if value:
+                tw.updates.append((r, col, value))
+                tw.guard[r] = cid
     present = set(outcome["id"].astype(str))
     today = ctx.now.date().isoformat()
     status_col = positions["crm_status"]
@@ -524,20 +631,39 @@ def _plan_clients(ctx: Context, columns: list[ColumnSpec], sheet: ClientsGrid,
     return WriteBatch([tw]), new_snapshot, edits
 
 
-def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str) -> TabWrite | None:
-    """New History rows; rows already in the tab (a run killed after writing the sheet and
-    before noting it) are not appended twice."""
-    present = {_history_key(r[0], r[1], r[4]) for r in (grid or [])[1:] if len(r) > 4}
-    rows = [row for row in pending
-            if _history_key(row["changed_at"], row["client_id"], row["to_cat"]) not in present]
+def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str,
+                 edits: list[dict[str, Any]] | None = None) -> TabWrite | None:
+    """New History rows: category changes, and owner edits of CRM columns that the CRM's value
+    replaced. Each row carries the state store's sequence number (``seq``), so a row already in
+    the tab (a run killed after writing the sheet and before noting it) is never appended twice,
+    and two equal moves within a minute are both kept."""
+    rows_in = (grid or [])[1:]
+    header = [header_text(h) for h in (grid or [[]])[0]]
+    seq_col = header.index("seq") if "seq" in header else None
+    present_seq = {id_text(r[seq_col]) for r in rows_in if seq_col is not None and len(r) > seq_col}
+    present_old = {_history_key(r[0], r[1], r[4]) for r in rows_in if len(r) > 4}
+    rows: list[list[Any]] = []
+    for row in pending:
+        if str(row["seq"]) in present_seq or (seq_col is None and _history_key(
+                row["changed_at"], row["client_id"], row["to_cat"]) in present_old):
+            continue
+        rows.append([datetime.fromisoformat(row["changed_at"]), row["client_id"], row["name"],
+                     row["from_cat"], row["to_cat"], row["source"], row["reason"], str(row["seq"])])
+    for edit in edits or []:
+        if f"e{edit['seq']}" in present_seq:
+            continue
+        rows.append([datetime.fromisoformat(edit["at"]), edit["client_id"], "", edit["sheet_value"],
+                     edit["crm_value"], "sheet edit replaced",
+                     f"{edit['col']}: edited in the sheet, replaced by the CRM's value (edit it in the CRM)",
+                     f"e{edit['seq']}"])
+    rows.sort(key=lambda r: r[0])
     if not rows and grid:
         return None
     tw = TabWrite(tab, list(HISTORY_HEADER), created=not grid)
+    if grid and seq_col is None:  # a History tab of 0.1: the seq column is added
+        tw.new_columns = [len(HISTORY_HEADER) - 1]
     tw.kinds = {0: "datetime"}
-    for row in rows:
-        tw.appends.append([datetime.fromisoformat(row["changed_at"]), row["client_id"],
-                           row["name"], row["from_cat"], row["to_cat"], row["source"],
-                           row["reason"]])
+    tw.appends = rows
     return tw
 
 

@@ -114,7 +114,7 @@ def test_bad_owner_input_is_reported_not_spread(cli: Callable[..., str], demo: P
     col = {h: i for i, h in enumerate(header)}
     wb = openpyxl.load_workbook(book)
     ws = wb["Clients"]
-    ws.cell(row=2, column=col["manual_category"] + 1).value = "VIP!!"
+    ws.cell(row=5, column=col["manual_category"] + 1).value = "VIP!!"
     first_id = ws.cell(row=2, column=1).value
     ws.cell(row=3, column=1).value = first_id  # a duplicated id
     ws.cell(row=4, column=1).value = None  # a blank id
@@ -123,15 +123,15 @@ def test_bad_owner_input_is_reported_not_spread(cli: Callable[..., str], demo: P
     out = cli("sync", "--config", config, "--json", code=1)
     summary = json.loads(out)
     problems = " | ".join(summary["sheet_problems"])
-    assert f"row 3, column 'id': '{first_id}' is a duplicate (first on row 2)" in problems
+    assert f"row 3, column 'id': '{first_id}' is in rows 2, 3: delete the copies" in problems
+    assert summary["duplicate_ids"] == [first_id]
     assert "row 4, column 'id': None is blank" in problems
     unq = {u["id"]: u["problems"] for u in summary["unqualified"]}
     bad = [u for u in json.loads(out)["unqualified"] if "VIP!!" in u["problems"]]
     assert not bad  # an invalid manual code is a problem of the row, not unqualified
     assert crm_category(demo, int(first_id)) == before
     _, rows2 = sheet_rows(book)
-    row2 = rows2[0]
-    assert "manual_category 'VIP!!': is not a category code" in row2[col["problems"]]
+    assert "manual_category 'VIP!!': is not a category code" in rows2[3][col["problems"]]
     assert unq is not None
 
 

@@ -86,9 +86,25 @@ def test_guard_refuses_a_row_that_holds_another_client(cli: Callable[..., str], 
     sheet.read(["T"])
     sheet.write(WriteBatch([TabWrite("T", ["id", "x"], created=True, appends=[["1", "a"], ["2", "b"]])]))
     sheet.read(["T"])
-    with pytest.raises(ConcurrentEditError, match="expected client 2, found '1'"):
+    with pytest.raises(ConcurrentEditError, match="row 2 holds client 1, was 2"):
         sheet.write(WriteBatch([TabWrite("T", ["id", "x"], guard_col=0, guard={1: "2"},
                                          updates=[(1, 1, "z")])]))
+
+
+def test_guard_refuses_a_header_that_moved(tmp_path: Path) -> None:
+    path = tmp_path / "w.xlsx"
+    sheet = WorkbookSheet(path)
+    sheet.read(["T"])
+    sheet.write(WriteBatch([TabWrite("T", ["id", "x", "notes"], created=True, appends=[["1", "a", "n"]])]))
+    sheet.read(["T"])
+    # planned on a header where column 2 was 'y': an owner inserted or renamed a column
+    with pytest.raises(ConcurrentEditError, match="column 2 of the header row is now 'x', was 'y'"):
+        sheet.write(WriteBatch([TabWrite("T", ["id", "y", "notes"], guard_col=0, guard={1: "1"},
+                                         read_header=["id", "y", "notes"], updates=[(1, 1, "z")])]))
+    sheet.read(["T"])
+    sheet.write(WriteBatch([TabWrite("T", ["id", "x", "notes"], guard_col=0, guard={1: "1"},
+                                     read_header=["id", "x", "notes"], updates=[(1, 1, "z")])]))
+    assert sheet.read(["T"])["T"] == [["id", "x", "notes"], ["1", "z", "n"]]
 
 
 def test_saving_keeps_the_files_permissions(tmp_path: Path) -> None:

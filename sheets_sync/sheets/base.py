@@ -5,9 +5,11 @@ calls. :meth:`SheetBackend.read` returns the values of the named tabs as grids (
 header row; ``None`` for a missing tab). :meth:`SheetBackend.write` applies a
 :class:`WriteBatch`: header cells to add, changed cells, rows to append, and the layout
 (formats, colours, dropdowns) when a tab is new or the rules changed. Before writing, the
-backend checks the ``guard``: the id expected in each row it updates; if the sheet changed
-under us it raises :class:`~sheets_sync.errors.ConcurrentEditError` and writes nothing, and
-the sync pass re-reads and re-plans.
+backend checks the ``guard``: the header row as read and the id expected in each row it
+updates; if the sheet changed under us it raises
+:class:`~sheets_sync.errors.ConcurrentEditError` and writes nothing, and the sync pass
+re-reads and re-plans (:mod:`sheets_sync.sheets.guard` has the checks and, for a change that
+slips in while writing, the repair).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class TabWrite:
     appends: list[list[Any]] = field(default_factory=list)
     guard_col: int | None = None
     guard: dict[int, str] = field(default_factory=dict)
+    #: the header row (0-based) and its cells as read; with ``guard_col`` the backend checks
+    #: them before and after writing (see :mod:`sheets_sync.sheets.guard`)
+    header_row: int = 0
+    read_header: list[str] | None = None
     kinds: dict[int, str] = field(default_factory=dict)  # column -> value kind for formats
     layout: Layout | None = None
     #: a bar chart to add when the tab has none: title, labels_col, values_col, first_row, last_row

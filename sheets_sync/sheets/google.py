@@ -4,19 +4,34 @@ Request budget of one sync (planned, not only reacted to):
 
 * read: **one** ``values:batchGet`` of every tab we use (unformatted values, serial dates), plus
   one metadata request only when a tab is missing;
-* write: one ``values.get`` of the id column right before writing (the guard: if an owner sorted,
-  inserted or deleted rows meanwhile, nothing is written and the sync plans again); **one**
-  ``values:batchUpdate`` of the changed cells (split into parts, each complete on its own, under
-  Google's 2 MB guidance); the same ``values.get`` once more (an edit that slipped between the
-  check and the write is caught before anything is appended, and the next pass repairs the
-  rows); one ``values:append`` per tab with new rows; and one ``spreadsheets:batchUpdate`` only
-  when the layout must be made (a new tab, new columns, new rules): frozen header, filter,
-  number formats, colours, the dropdown, header notes.
+* write: one ``values:batchGet`` of the header row and the id column right before writing (the
+  guard: if an owner sorted, inserted, deleted, moved or renamed rows or columns meanwhile,
+  nothing is written and the sync plans again); **one** ``values:batchUpdate`` of the changed
+  cells (split into parts, each complete on its own, under Google's 2 MB guidance); the same
+  check once more; one ``values:append`` per tab with new rows (and, after appending client
+  rows, the header row once more); and one ``spreadsheets:batchUpdate`` only when the layout
+  must be made (a new tab, new columns, new rules): frozen header, filter, number formats,
+  colours, the dropdown, header notes.
 
-A no-op sync is one request; a steady-state sync four (read, check, write, check). Developer
-metadata on rows was weighed as the binding and left out: it costs one entry per client (Google
-limits the total size of developer metadata), and a sort moves values within a range rather
-than rows; the id column itself, checked before and after each write, is the binding.
+A no-op sync is one request; a steady-state sync four (read, check, write, check).
+
+**The window that remains.** Google has no conditional write, so a structural edit (a column
+inserted, rows sorted) can land between our check and our write; the write then puts values
+into other cells. The check right after the write sees it. Before the pass is planned again,
+every cell the write clobbered (a cell that now belongs to another client or column and holds
+what we wrote) gets back the value it had in the read the plan was made from
+(:func:`~sheets_sync.sheets.guard.restorations`); a cell of a row or column that did not exist
+then is emptied. What this cannot give back is an owner's edit typed into one of those very
+cells after our read and before our write (a second or two): Google does not tell us the value
+a write replaced. A manual category lost that way is never written to the CRM by this pass: the
+pass plans again from the sheet as it is, and the state store still holds the value last seen.
+Appends are not repeated blindly: a timed-out ``values:append`` is followed by a fresh read,
+which shows which rows landed (see ``google_auth``).
+
+Developer metadata on rows was weighed as the binding and left out: it costs one entry per
+client (Google limits the total size of developer metadata), and a sort moves values within a
+range rather than rows; the id column and the header row, checked before and after each write,
+are the binding.
 
 Text is written RAW, so a company named ``=HYPERLINK(...)`` or ``+7 495...`` stays text; numbers
 and dates go in as numbers with number formats, so they show in the spreadsheet's own locale
@@ -41,6 +56,7 @@ from ..errors import ConcurrentEditError, ConfigError, SheetError
 from ..parsing import id_text
 from .base import Grid, Layout, TabWrite, WriteBatch
 from .google_auth import PacedHTTPClient, check_endpoint, load_credentials
+from .guard import Structure, Written, mismatch, restorations
 
 MAX_CELLS = 10_000_000
 NEW_TAB_ROWS = 1000  # rows of a tab we add; appended rows are inserted on top of them
@@ -108,6 +124,7 @@ class GoogleSheet:
         self.http.set_timeout(float(opts.get("timeout", 60)))
         self.where = f"Google spreadsheet {self.key}"
         self._meta: dict[str, Any] | None = None
+        self._grids: dict[str, Grid | None] = {}
 
     # -- errors
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -167,6 +184,7 @@ class GoogleSheet:
         out: dict[str, Grid | None] = dict.fromkeys(tabs)
         for tab, vr in zip(wanted, reply.get("valueRanges", []), strict=False):
             out[tab] = [list(row) for row in vr.get("values", [])]
+        self._grids = out
         return out
 
     # -- write
@@ -206,10 +224,10 @@ class GoogleSheet:
             self._call(self.http.values_batch_update, self.key,
                        {"valueInputOption": "RAW", "data": part})
         if data:
-            # and once more after writing: an owner who sorted between our check and our write
-            # is caught here, before anything is appended; the sync plans again, and that pass
-            # puts every computed cell back into its client's row
-            self._check_guards(batch)
+            # and once more after writing: a structural edit between our check and our write is
+            # caught here, before anything is appended; the cells it made us clobber get their
+            # values back, and the sync plans again
+            self._check_guards(batch, repair=True)
         formulas: list[dict[str, Any]] = []
         for tw in batch.tabs:
             appended: list[int] = []
@@ -222,6 +240,8 @@ class GoogleSheet:
                                        body={"values": chunk, "majorDimension": "ROWS"})
                     first = _first_row(reply)
                     appended += list(range(first, first + len(chunk)))
+                if tw.guard_col is not None and tw.read_header is not None:
+                    self._check_appended(tw, appended)
             if tw.formula_templates:
                 for row in [r + 1 for r in tw.formula_rows] + appended:
                     for start, values in _runs({c: t.replace("\x00", str(row))
@@ -256,26 +276,72 @@ class GoogleSheet:
                              f"over Google's limit of {MAX_CELLS:,}. Nothing was written. Delete unused tabs, "
                              "rows or columns, or move old clients to another spreadsheet.")
 
-    def _check_guards(self, batch: WriteBatch) -> None:
+    def _structure(self, tw: TabWrite) -> Structure:
+        return Structure(tw.header_row, list(tw.read_header or []), tw.guard_col or 0, dict(tw.guard),
+                         {c: tw.header[c] for c in tw.new_columns})
+
+    def _read_structure(self, tw: TabWrite) -> tuple[list[Any], list[Any]]:
+        """The header row and the id column as they are now (one request)."""
+        assert tw.guard_col is not None
+        letter = rowcol_to_a1(1, tw.guard_col + 1)[:-1]
+        row = tw.header_row + 1
+        reply = self._call(self.http.values_batch_get, self.key,
+                           [f"{quote_tab(tw.tab)}!{row}:{row}", f"{quote_tab(tw.tab)}!{letter}:{letter}"],
+                           params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "COLUMNS"})
+        ranges = reply.get("valueRanges", [{}, {}])
+        header = [col[0] if col else None for col in ranges[0].get("values", [])]
+        column = (ranges[1].get("values") or [[]])[0] if len(ranges) > 1 else []
+        return header, column
+
+    def _check_guards(self, batch: WriteBatch, repair: bool = False) -> None:
         for tw in batch.tabs:
-            if tw.guard_col is None or not tw.guard:
+            if tw.guard_col is None or not (tw.guard or tw.new_columns or tw.appends and tw.read_header):
                 continue
-            letter = rowcol_to_a1(1, tw.guard_col + 1)[:-1]
-            reply = self._call(self.http.values_get, self.key, f"{quote_tab(tw.tab)}!{letter}:{letter}",
-                               params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "COLUMNS"})
-            column = (reply.get("values") or [[]])[0]
-            for row, expected in tw.guard.items():
-                actual = column[row] if row < len(column) else None
-                if id_text(actual) != expected:
-                    raise ConcurrentEditError(f"{self.where} tab {tw.tab!r} row {row + 1}: expected client "
-                                              f"{expected}, found {actual!r} (the sheet changed meanwhile)")
+            header, column = self._read_structure(tw)
+            why = mismatch(self._structure(tw), header, column)
+            if why is None:
+                continue
+            if repair:
+                self._repair(tw, [Written(r, c, to_cell(v), tw.guard.get(r, ""), tw.header[c])
+                                  for r, c, v in tw.updates])
+            raise ConcurrentEditError(f"{self.where} tab {tw.tab!r}: {why}; planning again")
+
+    def _check_appended(self, tw: TabWrite, rows: list[int]) -> None:
+        """After appending client rows: a column inserted or moved meanwhile shifted them; empty
+        what landed in the wrong cells and plan again (the next pass appends them anew)."""
+        header, _ = self._read_structure(tw)
+        expected = self._structure(tw)
+        expected.ids = {}
+        why = mismatch(expected, header, [])
+        if why is None:
+            return
+        id_col = tw.guard_col or 0
+        written = [Written(row - 1, c, to_cell(v), id_text(line[id_col]) if id_col < len(line) else "",
+                           tw.header[c])
+                   for row, line in zip(rows, tw.appends, strict=False) for c, v in enumerate(line)
+                   if v not in (None, "")]
+        self._repair(tw, written)
+        raise ConcurrentEditError(f"{self.where} tab {tw.tab!r}: {why}; planning again")
+
+    def _repair(self, tw: TabWrite, written: list[Written]) -> None:
+        """Give back the cells a write put into another client's row or another column."""
+        planned = self._grids.get(tw.tab) or []
+        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
+        current = self._call(self.http.values_get, self.key, quote_tab(tw.tab), params=params).get("values", [])
+        id_header = (tw.read_header or tw.header)[tw.guard_col or 0]
+        fixes = restorations(written, planned, [list(r) for r in current], id_header)
+        data = [{"range": f"{quote_tab(tw.tab)}!{rowcol_to_a1(r + 1, c + 1)}", "values": [[to_cell(v)]]}
+                for r, c, v in fixes]
+        for part in _split(data):
+            self._call(self.http.values_batch_update, self.key, {"valueInputOption": "RAW", "data": part})
 
     def _value_ranges(self, batch: WriteBatch) -> Iterator[dict[str, Any]]:
         for tw in batch.tabs:
             tab = quote_tab(tw.tab)
             header_cells = list(range(len(tw.header))) if tw.created else tw.new_columns
             for col in header_cells:
-                yield {"range": f"{tab}!{rowcol_to_a1(1, col + 1)}", "values": [[tw.header[col]]]}
+                yield {"range": f"{tab}!{rowcol_to_a1(tw.header_row + 1, col + 1)}",
+                       "values": [[tw.header[col]]]}
             by_row: dict[int, dict[int, Any]] = {}
             for row, col, value in tw.updates:
                 by_row.setdefault(row, {})[col] = value

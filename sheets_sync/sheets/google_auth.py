@@ -11,7 +11,12 @@ the fix; a secret is never printed.
 client-side pacing under Google's per-user quota (60 requests a minute by default), and bounded
 retries of 429, 408, 5xx and dropped connections with exponential backoff and full jitter,
 honouring ``Retry-After``, giving up after ``retry_budget`` seconds with
-:class:`~sheets_sync.errors.RemoteError`. (gspread 6.2's ``BackOffHTTPClient`` retries forever
+:class:`~sheets_sync.errors.RemoteError`. A request that is not safe to repeat (``values:append``:
+a second copy appends the rows twice) is retried only when Google refused it before doing
+anything (429, 503, a connection that was never made); a timeout, a dropped answer or another
+5xx may come after the rows landed, so it raises
+:class:`~sheets_sync.errors.UncertainWriteError` and the sync re-reads the sheet to see.
+(gspread 6.2's ``BackOffHTTPClient`` retries forever
 and does not retry a 500 with a non-JSON body.)
 """
 
@@ -35,12 +40,13 @@ from gspread.http_client import HTTPClient
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_before_delay
 
-from ..errors import ConfigError, RemoteError, SheetError
+from ..errors import ConfigError, RemoteError, SheetError, UncertainWriteError
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets", "https://www.googleapis.com/auth/drive.file"]
 DEFAULT_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 GSPREAD_DIR = Path("~/.config/gspread").expanduser()
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+REFUSED_STATUSES = {429, 503}  # answers that say the request was not carried out
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
@@ -149,6 +155,7 @@ class PacedHTTPClient(HTTPClient):
                 json: Mapping[str, Any] | None = None, files: Any = None,
                 headers: Any = None) -> requests.Response:
         where = f"Google Sheets API {method.upper()} {urlsplit(endpoint).path}"
+        idempotent = not urlsplit(endpoint).path.endswith(":append")
 
         def attempt() -> requests.Response:
             self._limiter.try_acquire("google")
@@ -157,10 +164,16 @@ class PacedHTTPClient(HTTPClient):
                 response = self.session.request(method=method, url=endpoint, json=json, params=params,
                                                 data=data, files=files, headers=headers, timeout=self.timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if not idempotent and not isinstance(exc, requests.ConnectTimeout):
+                    raise UncertainWriteError(f"{where}: {type(exc).__name__} after sending; the rows may "
+                                              "have been appended, so the sheet is read again") from None
                 raise _Retry(f"{type(exc).__name__}") from None
             if response.ok:
                 return response
             if response.status_code in RETRY_STATUSES:
+                if not idempotent and response.status_code not in REFUSED_STATUSES:
+                    raise UncertainWriteError(f"{where}: HTTP {response.status_code}; the rows may have "
+                                              "been appended, so the sheet is read again")
                 raise _Retry(f"HTTP {response.status_code} {_message(response)}", _retry_after(response))
             raise _api_error(response)
 
@@ -182,7 +195,7 @@ class PacedHTTPClient(HTTPClient):
         except _Retry as exc:
             raise RemoteError(f"{where}: still failing after {time.monotonic() - started:.1f} s "
                               f"({self.retries} retries): {exc.summary}. Google may be down or limiting us; "
-                              "run the sync again later (nothing was half-written).") from None
+                              "run the sync again later: it finishes what this one began.") from None
 
 
 def _retry_after(response: requests.Response) -> float | None:

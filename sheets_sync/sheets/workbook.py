@@ -5,8 +5,11 @@ reads it: other tabs, own columns and formulas, styles, widths, filters, conditi
 data validation, defined names, charts and images (re-written by openpyxl: data and type are
 kept, some styling of charts made in Excel may be simplified). Not kept: pivot tables,
 slicers, macros, form controls. The file is written to a temporary file and moved into place,
-so a crash never leaves half a workbook; a workbook changed on disk since we read it (the owner
-saved it in Excel meanwhile) is not overwritten: the sync re-reads and re-plans.
+so a crash never leaves half a workbook (a temporary file left by a killed run is removed by
+the next); a workbook changed on disk since we read it (the owner saved it in Excel meanwhile)
+is not overwritten: the sync re-reads and re-plans. A workbook open in Excel (``~$name.xlsx``)
+or LibreOffice (``.~lock.name.xlsx#``) is not written at all: the owner's next save would
+overwrite our changes, or ours their unsaved work.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from openpyxl.utils import absolute_coordinate, get_column_letter, quote_sheetna
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..errors import ConcurrentEditError, SheetError
-from ..parsing import id_text
 from .base import Grid, Layout, TabWrite, WriteBatch
+from .guard import Structure, mismatch
 
 NUMBER_FORMATS = {
     "money": "#,##0.00",
@@ -57,6 +60,32 @@ class WorkbookSheet:
         except FileNotFoundError:
             return None
         return (st.st_mtime_ns, st.st_size)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def held_open(self) -> str | None:
+        """The lock file of Excel or LibreOffice holding this workbook open, if any."""
+        for name in (f"~${self.path.name}", f".~lock.{self.path.name}#"):
+            lock = self.path.parent / name
+            if lock.exists():
+                return str(lock)
+        return None
+
+    def _temporaries(self) -> list[Path]:
+        """Temporary files of our atomic save that a killed run left beside the workbook."""
+        import re
+
+        ours = re.compile(r"\.~" + re.escape(self.path.stem) + r"(\.sync-)?[a-z0-9_]{8}\.xlsx")
+        try:
+            return [p for p in self.path.parent.iterdir() if ours.fullmatch(p.name)]
+        except OSError:
+            return []
+
+    def tidy(self) -> None:
+        """Remove what a killed sync left (called by a sync, which holds the lock)."""
+        for stale in self._temporaries():
+            stale.unlink(missing_ok=True)
 
     def _load(self) -> openpyxl.Workbook:
         self._stamp = self._stat()
@@ -104,12 +133,15 @@ class WorkbookSheet:
     def _check_guard(self, ws: Any, tw: TabWrite) -> None:
         if tw.guard_col is None:
             return
-        for row, expected in tw.guard.items():
-            actual = ws.cell(row=row + 1, column=tw.guard_col + 1).value
-            if id_text(actual) != expected:
-                raise ConcurrentEditError(
-                    f"{self.path} tab {tw.tab!r} row {row + 1}: expected client {expected}, "
-                    f"found {actual!r}")
+        expected = Structure(tw.header_row, list(tw.read_header or []), tw.guard_col, dict(tw.guard),
+                             {c: tw.header[c] for c in tw.new_columns})
+        header = [c.value for c in ws[tw.header_row + 1]] if ws.max_row > tw.header_row else []
+        ids = [None] * (max(tw.guard, default=-1) + 1)
+        for row in tw.guard:
+            ids[row] = ws.cell(row=row + 1, column=tw.guard_col + 1).value
+        why = mismatch(expected, header, ids)
+        if why is not None:
+            raise ConcurrentEditError(f"{self.path} tab {tw.tab!r}: {why}")
 
     def _apply(self, ws: Any, tw: TabWrite) -> None:
         if tw.created:
@@ -118,7 +150,7 @@ class WorkbookSheet:
                 cell.font = Font(bold=True)
                 cell.fill = HEADER_FILL
         for col in tw.new_columns:
-            cell = ws.cell(row=1, column=col + 1, value=tw.header[col])
+            cell = ws.cell(row=tw.header_row + 1, column=col + 1, value=tw.header[col])
             cell.font = Font(bold=True)
             cell.fill = HEADER_FILL
         for row, col, value in tw.updates:
@@ -153,7 +185,9 @@ class WorkbookSheet:
 
     def _save(self, book: openpyxl.Workbook) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".~" + self.path.stem, suffix=".xlsx",
+        for stale in self._temporaries():  # we hold the sync lock: nobody else is saving
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".~" + self.path.stem + ".sync-", suffix=".xlsx",
                                    dir=self.path.parent)
         os.close(fd)
         try:
