@@ -132,6 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault.kind == "slow":
                 time.sleep(fault.delay)
+            elif fault.kind == "drop_after":
+                reply = self._dispatch(state, method, raw_path, query, body, found)
+                entry.status = reply.status
+                self._drop()
+                return
             else:
                 self._fault_reply(entry, fault.kind, fault.retry_after, fault.status)
                 return

@@ -370,7 +370,7 @@ class Spreadsheet:
 
 @dataclass
 class Fault:
-    """One scheduled fault. ``kind``: "429", "500", "status", "slow" or "drop".
+    """One scheduled fault. ``kind``: "429", "500", "status", "slow", "drop" or "drop_after" (carried out, then no answer).
 
     It fires on the ``attempt``-th request matching ``action`` (e.g. "values.batchUpdate"),
     ``method`` and ``path_regex`` (None matches anything), and on the ``times - 1`` matching
@@ -407,7 +407,7 @@ class FaultSet:
 
     def add(self, kind: str, **kwargs: Any) -> Fault:
         """Schedule a fault; see :class:`Fault` for the keyword arguments."""
-        if kind not in ("429", "500", "status", "slow", "drop"):
+        if kind not in ("429", "500", "status", "slow", "drop", "drop_after"):
             raise ValueError(f"unknown fault kind {kind!r}")
         fault = Fault(kind=kind, **kwargs)
         with self._lock:
@@ -425,6 +425,11 @@ class FaultSet:
 
     def drop(self, **kwargs: Any) -> Fault:
         return self.add("drop", **kwargs)
+
+    def drop_after(self, **kwargs: Any) -> Fault:
+        """Carry the request out, then drop the connection without answering (the client cannot
+        tell whether it was applied: a timeout after the server did the work)."""
+        return self.add("drop_after", **kwargs)
 
     def clear(self) -> None:
         with self._lock:
