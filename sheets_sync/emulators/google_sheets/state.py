@@ -370,7 +370,8 @@ class Spreadsheet:
 
 @dataclass
 class Fault:
-    """One scheduled fault. ``kind``: "429", "500", "status", "slow", "drop" or "drop_after" (carried out, then no answer).
+    """One scheduled fault. ``kind``: "429", "500", "status", "slow", "drop" or "drop_after"
+    (carried out, then no answer).
 
     It fires on the ``attempt``-th request matching ``action`` (e.g. "values.batchUpdate"),
     ``method`` and ``path_regex`` (None matches anything), and on the ``times - 1`` matching
