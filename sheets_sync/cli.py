@@ -179,7 +179,11 @@ def categorize(input_path: Path | None, output: Path | None, config_path: Path |
     if input_path is None or output is None:
         raise click.UsageError("give INPUT and --out OUTPUT (or --in-database with --config).")
     from .oneoff import categorize_file
+    from .outputs import refuse_own_files
 
+    refuse_own_files(output, config_path)
+    if input_path.resolve() == output.resolve():
+        raise click.UsageError(f"--out {output} is the INPUT file: choose another name.")
     result = categorize_file(input_path, output, config_path=config_path,
                              rules_path=rules_path, today=today.date() if today else None)
     click.echo(result.to_text())

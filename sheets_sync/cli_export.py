@@ -27,6 +27,8 @@ def export(output: Path, template: Path | None, config_path: Path | None, pareto
     workbook, and a manual category still wins.
     """
     from .excel import export_current
+    from .outputs import refuse_own_files
 
+    refuse_own_files(output, config_path)
     result = export_current(config_path, output, template=template, pareto=pareto)
     click.echo(result.to_text())

@@ -31,9 +31,12 @@ def _context(config_path: Path | None) -> Any:
 def review_command(config_path: Path | None, since: Any, output: Path | None) -> None:
     """Who moved where and why, categories nobody reviewed for 90+ days, new clients still
     unqualified, and the loyalty ladder with the strategy for each stage."""
+    from .outputs import refuse_own_files
     from .reports import review, write_review
     from .sync import current_outcome
 
+    if output:
+        refuse_own_files(output, config_path)
     ctx = _context(config_path)
     try:
         outcome = current_outcome(ctx)

@@ -261,3 +261,17 @@ def test_a_crm_that_lost_many_clients_writes_nothing(cli: Callable[..., str], de
     with sqlite3.connect(demo / "crm.sqlite") as db:
         db.execute("DELETE FROM companies")
     assert "returned 0 clients" in sync(cli, demo, code=4)
+
+
+@pytest.mark.parametrize("target", ["clients.xlsx", "sheets-sync.state.sqlite", "rules.py", "sheets-sync.toml",
+                                    "crm.sqlite"])
+def test_outputs_never_replace_the_configs_own_files(cli: Callable[..., str], demo: Path, target: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(demo)  # the config is found in the current folder, as a user runs it
+    (demo / "in.csv").write_text("id,name,revenue,costs\n1,A,100,10\n", encoding="utf-8")
+    stamp = (demo / target).stat().st_mtime_ns
+    for args in (["categorize", "in.csv", "--out", target], ["export", "--out", target],
+                 ["report", "review", "--out", target]):
+        out = cli(*args, code=2)
+        assert f"--out {target} is the " in out and "Nothing was written" in out, out
+    assert (demo / target).stat().st_mtime_ns == stamp
