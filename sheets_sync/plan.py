@@ -1,0 +1,471 @@
+"""Planning one sync pass: pure functions from what was read to what must be written.
+
+    make_plan(Inputs) -> Plan            categories, changes, what the CRM must get, the owners'
+                                         values; refuses a sheet that lost its structure
+    plan_sheet(plan, inputs, ledger)     the cells of the Clients tab to write, the new snapshot,
+                                         the owner edits the CRM's values replace
+
+Nothing here reads or writes a file, a sheet, a CRM or the state store: :class:`Inputs` holds
+what the sync read (the CRM table, the sheet's grids, a :class:`StateView` of the state store),
+so the planner and the owner scenarios are tested with plain values. ``plan_sheet`` is separate
+because the Clients tab shows the CRM's rejections of this very pass: it runs after the CRM
+write, on the ledger that write left.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from .categorize import UNQUALIFIED, categorize
+from .config import Config
+from .errors import CrmError, ExitCode
+from .layout import ClientsGrid, build_layout, clients_columns, read_clients, same, snapshot_text
+from .owners import Owners, check_structure, merge_owner_values, recognise_renamed
+from .parsing import ParseError, parse_date
+from .rules import RuleSet
+from .sheets.base import ColumnSpec, Grid, TabWrite, WriteBatch
+from .sheets.guard import header_text
+from .state import Change, StateStore
+from .table import COLUMNS, ClientTable, Problem, resolve_mapping
+
+
+@dataclass
+class Summary:
+    """What a sync did (or, dry, would do): printed for people, ``--json`` for machines."""
+
+    clients: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+    rows_added: int = 0
+    cells_updated: int = 0
+    rows_gone: int = 0
+    crm_written: int = 0
+    crm_rejected: list[dict[str, str]] = field(default_factory=list)
+    changes: list[dict[str, str]] = field(default_factory=list)
+    unqualified: list[dict[str, str]] = field(default_factory=list)
+    sheet_problems: list[str] = field(default_factory=list)
+    #: what the sync repaired or recognised in the sheet (a row put back, a renamed column)
+    notices: list[str] = field(default_factory=list)
+    duplicate_ids: list[str] = field(default_factory=list)
+    overwritten_edits: list[dict[str, str]] = field(default_factory=list)
+    dry_run: bool = False
+    sheet: str = ""
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.rows_added or self.cells_updated or self.crm_written
+                    or self.crm_rejected or self.changes)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        partial = self.unqualified or self.crm_rejected or self.duplicate_ids
+        return ExitCode.PARTIAL if partial else ExitCode.OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clients": self.clients, "categories": self.categories, "dry_run": self.dry_run,
+            "sheet": {"where": self.sheet, "rows_added": self.rows_added,
+                      "cells_updated": self.cells_updated, "rows_gone": self.rows_gone},
+            "crm": {"written": self.crm_written, "rejected": self.crm_rejected},
+            "changes": self.changes, "unqualified": self.unqualified,
+            "sheet_problems": self.sheet_problems, "notices": self.notices,
+            "duplicate_ids": self.duplicate_ids, "overwritten_edits": self.overwritten_edits,
+            "nothing_to_do": self.nothing_to_do, "exit_code": int(self.exit_code),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, indent=2, default=str)
+
+    def to_text(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.categories.items())
+        if self.nothing_to_do and not self.dry_run:
+            extra = f"; {len(self.unqualified)} unqualified" if self.unqualified else ""
+            head = f"No changes: {self.clients} clients, sheet and CRM up to date{extra}."
+            return "\n".join([head] + self._sheet_lines())
+        verb = "Would" if self.dry_run else "Did"
+        lines = [f"{self.clients} clients: {counts}.",
+                 f"{verb}: sheet +{self.rows_added} rows, {self.cells_updated} cells updated"
+                 f"{f', {self.rows_gone} marked gone from the CRM' if self.rows_gone else ''}; "
+                 f"CRM {self.crm_written} categories written; {len(self.changes)} category "
+                 "changes in history."]
+        lines += [f"  e.g. {e}" for e in self.examples[:5]]
+        if self.crm_rejected:
+            lines.append(f"CRM rejected {len(self.crm_rejected)} (retried at the next sync):")
+            lines += [f"  client {r['id']} -> {r['category']}: {r['message']}"
+                      for r in self.crm_rejected[:10]]
+        if self.overwritten_edits:
+            lines.append(f"{len(self.overwritten_edits)} edits of CRM columns in the sheet were "
+                         "replaced by the CRM's value (kept in History; edit them in the CRM):")
+            lines += [f"  client {e['id']} {e['column']}: {e['sheet']!r} -> {e['crm']!r}"
+                      for e in self.overwritten_edits[:10]]
+        if self.unqualified:
+            lines.append(f"{len(self.unqualified)} unqualified (fix the data in the CRM):")
+            lines += [f"  client {u['id']} {u['name']}: {u['problems']}"
+                      for u in self.unqualified[:10]]
+            if len(self.unqualified) > 10:
+                lines.append(f"  ... and {len(self.unqualified) - 10} more (see --json)")
+        return "\n".join(lines + self._sheet_lines())
+
+    def _sheet_lines(self) -> list[str]:
+        lines = list(self.notices[:10])
+        if self.sheet_problems:
+            lines.append(f"{len(self.sheet_problems)} problems in the sheet:")
+            lines += [f"  {p}" for p in self.sheet_problems[:10]]
+            if len(self.sheet_problems) > 10:
+                lines.append(f"  ... and {len(self.sheet_problems) - 10} more (see --json)")
+        return lines
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What a person may allow a sync that it would otherwise refuse."""
+
+    #: the CRM really lost this many clients since the last sync: go on
+    accept_shrink: bool = False
+    #: the Clients tab or the workbook is gone on purpose: make it anew, owner values filled in
+    rebuild_sheet: bool = False
+    #: write the workbook although Excel/LibreOffice's lock file says it is open
+    force: bool = False
+    #: a CRM read may lose at most this many clients, and this share of them, without a refusal
+    max_gone: int = 50
+    max_gone_share: float = 0.10
+    min_gone: int = 5  # fewer than this never counts as a shrink, except all of them
+
+
+def owner_notices(owners: Owners, found: dict[str, str], tab: str) -> list[str]:
+    out = [f"Column {header!r} of tab {tab!r} is recognised as {column} (renamed); its values are used."
+           for column, header in found.items()]
+    for column in owners.restored_columns:
+        out.append(f"Column {column} was missing from tab {tab!r}: it is added again at the end, with "
+                   "the values sheets-sync kept.")
+    if owners.restored_rows:
+        shown = ", ".join(owners.restored_rows[:5]) + (" ..." if len(owners.restored_rows) > 5 else "")
+        out.append(f"{len(owners.restored_rows)} clients still in the CRM had no row in tab {tab!r} "
+                   f"({shown}): their rows are added again with the manual categories and notes "
+                   "sheets-sync kept.")
+    return out
+
+
+def _with_ledger(outcome: pd.DataFrame, ledger: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Problems of each client's row, plus the CRM's rejection of its category if any."""
+    if not ledger:
+        return outcome
+    out = outcome.copy()
+    ids = out["id"].astype(str)
+    for label, cid in ids.items():
+        entry = ledger.get(cid)
+        if entry is None:
+            continue
+        note = (f"CRM rejected category {entry['category']} ({entry['message']}); retried at each sync, "
+                f"{entry['attempts']} attempt(s) so far")
+        before = out.at[label, "problems"]
+        out.at[label, "problems"] = f"{before}; {note}" if isinstance(before, str) and before else note
+    return out
+
+
+def _from_sheet(value: Any, kind: str) -> Any:
+    """A sheet value as we compare it: a Google serial number in a date column is a date."""
+    if kind == "date" and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return parse_date(value)
+        except ParseError:
+            return value
+    return value
+
+
+def sheet_columns(config: Config, rules: RuleSet, raw: pd.DataFrame) -> list[ColumnSpec]:
+    """Our columns of the Clients tab for a CRM table with the columns of ``raw``."""
+    mapped = resolve_mapping(raw.columns, config.fields)
+    crm_columns = [c for c in list(COLUMNS) + list(rules.columns)
+                   if c in mapped and c not in ("manual_category", "notes")]
+    return clients_columns(crm_columns, config.sheet.headers, rules.columns)
+
+
+def _counts(outcome: pd.DataFrame, rules: RuleSet) -> dict[str, int]:
+    counts = outcome["category"].value_counts()
+    order = rules.codes + [UNQUALIFIED]
+    return {code: int(counts.get(code, 0)) for code in order if counts.get(code, 0)}
+
+
+def _category_changes(at: datetime, outcome: pd.DataFrame, last: dict[str, tuple[str, str]]) -> list[Change]:
+    now = at.isoformat(timespec="seconds")
+    changes = []
+    for row in outcome[["id", "name", "category", "reason", "manual_category"]].itertuples():
+        cid = str(row.id)
+        previous = last.get(cid, ("", ""))[0]
+        if previous != row.category:
+            manual = isinstance(row.manual_category, str) and row.category != UNQUALIFIED and \
+                row.manual_category.strip().upper() == str(row.category).upper()
+            changes.append(Change(cid, "" if pd.isna(row.name) else str(row.name), previous,
+                                  str(row.category), str(row.reason),
+                                  "manual" if manual else "rule", now))
+    return changes
+
+
+def _desired(row: pd.Series, spec: ColumnSpec, raw_values: dict[str, Any],
+             changed_at: str | None) -> Any:
+    name = spec.name
+    if name == "changed_at":
+        return date.fromisoformat(changed_at[:10]) if changed_at else None
+    if name == "crm_status":
+        return None
+    if spec.role == "crm":
+        if name in raw_values:  # a value that could not be parsed is shown as written
+            return raw_values[name]
+        value = row.get(name)
+    else:
+        value = row.get(name)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if type(value) is str:  # the common case, answered early
+        return value or None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, float):
+        if value != value:
+            return None
+        if spec.kind in ("money", "percent"):
+            value = round(value, 2)
+        return int(value) if value.is_integer() and spec.kind == "count" else value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) and spec.kind == "bool":
+        return value
+    return value if not isinstance(value, str) or value else None
+
+
+def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
+                  outcome: pd.DataFrame, changed_at: dict[str, str],
+                  snapshot: dict[tuple[str, str], str], summary: Summary,
+                  problems: dict[Any, list[Problem]], saved: dict[str, dict[str, str]] | None = None,
+                  owners: Owners | None = None,
+                  ) -> tuple[WriteBatch, dict[tuple[str, str], str], list[dict[str, str]]]:
+    cfg = inp.config.sheet
+    created = sheet.empty
+    header = list(sheet.header)
+    positions = dict(sheet.positions)
+    new_columns = []
+    for spec in columns:  # a missing column of ours is recreated at the end, never in between
+        if spec.name not in positions:
+            positions[spec.name] = len(header)
+            new_columns.append(len(header))
+            header.append(spec.header)
+    tw = TabWrite(cfg.clients_tab, header, created=created,
+                  new_columns=[] if created else new_columns,
+                  guard_col=positions["id"], header_row=sheet.header_row,
+                  read_header=None if created else [header_text(h) for h in sheet.header])
+    tw.kinds = {positions[s.name]: s.kind for s in columns}
+    if created or new_columns or inp.state.layout != layout_signature(inp.rules):
+        tw.layout = build_layout(columns, inp.rules)
+    new_snapshot: dict[tuple[str, str], str] = {}
+    edits: list[dict[str, str]] = []
+    # only the columns read below: boxing every cell of every column is most of the cost
+    used = [c for c in outcome.columns if c in {"id", "name", "category"} or c in positions]
+    records = outcome[used].to_dict("index")
+    ours = [(spec, positions[spec.name], sheet.positions.get(spec.name)) for spec in columns
+            if spec.role not in ("owner", "formula")]
+    for label, row in records.items():
+        cid = str(row["id"])
+        raw_values = {p.column: p.value for p in problems.get(label, ())
+                      if p.value is not None}
+        when = changed_at.get(cid)
+        if cid in sheet.duplicates:  # in two rows: neither is written until an owner deletes one
+            continue
+        r = sheet.rows.get(cid)
+        if r is None:
+            line: list[Any] = [None] * len(header)
+            for spec in columns:
+                if spec.role == "formula":
+                    continue
+                if spec.role == "owner":
+                    value = row.get(spec.name)
+                    line[positions[spec.name]] = None if value is None or value is pd.NA else value
+                else:
+                    value = _desired(row, spec, raw_values, when)
+                    line[positions[spec.name]] = value
+                    if spec.role == "crm":
+                        new_snapshot[(cid, spec.name)] = snapshot_text(value)
+            tw.appends.append(line)
+            if len(summary.examples) < 3:
+                summary.examples.append(f"new row for client {cid} ({row.get('name')}): "
+                                        f"{row['category']}")
+            continue
+        guarded = False
+        grid_line = sheet.grid[r]
+        for spec, col, sheet_col in ours:
+            want = _desired(row, spec, raw_values, when)
+            have = None
+            if sheet_col is not None and sheet_col < len(grid_line):
+                have = _from_sheet(grid_line[sheet_col], spec.kind)
+            differs = not same(have, want)
+            if spec.role == "crm":
+                new_snapshot[(cid, spec.name)] = snapshot_text(want)
+                before = snapshot.get((cid, spec.name))
+                if before is not None and differs and snapshot_text(have) != before:
+                    edits.append({"id": cid, "column": spec.header, "sheet": snapshot_text(have),
+                                  "crm": snapshot_text(want)})
+            if differs:
+                tw.updates.append((r, col, want))
+                guarded = True
+                if len(summary.examples) < 5 and spec.name == "category":
+                    summary.examples.append(f"client {cid}: {have or '(none)'} -> {want}")
+        if guarded:
+            tw.guard[r] = cid
+    for column in owners.restored_columns if owners else ():
+        col = positions[column]
+        for cid, r in sheet.rows.items():
+            value = (saved or {}).get(cid, {}).get(column)
+            if value:
+                tw.updates.append((r, col, value))
+                tw.guard[r] = cid
+    present = set(outcome["id"].astype(str))
+    today = inp.now.date().isoformat()
+    status_col = positions["crm_status"]
+    for cid, r in sheet.rows.items():
+        if cid in present:
+            continue
+        have = sheet.value(cid, "crm_status")
+        if not (isinstance(have, str) and have.startswith("not in the CRM")):
+            tw.updates.append((r, status_col, f"not in the CRM since {today}"))
+            tw.guard[r] = cid
+            summary.rows_gone += 1
+    summary.rows_added = len(tw.appends)
+    summary.cells_updated = len(tw.updates)
+    return WriteBatch([tw]), new_snapshot, edits
+
+
+def _crm_changes(config: Config, rules: RuleSet, outcome: pd.DataFrame, raw: pd.DataFrame) -> dict[str, str]:
+    field_name = config.crm.category_field
+    if field_name not in raw.columns:
+        raise CrmError(f"The CRM has no category field {field_name!r}. Run `sheets-sync crm "
+                       "setup` to create it, or set [crm] category_field in the config.")
+    current = dict(zip(raw[config.crm.id_field].astype(str),
+                       raw[field_name].map(lambda v: "" if v is None or v != v else str(v)),
+                       strict=False))
+    codes = set(rules.codes)
+    out: dict[str, str] = {}
+    for cid, category in zip(outcome["id"].astype(str), outcome["category"].astype(str),
+                             strict=True):
+        if category in codes and current.get(cid, "") != category:
+            out[cid] = category
+    return out
+
+
+def layout_signature(rules: RuleSet) -> str:
+    return json.dumps([[c.code, c.title, c.colour, c.text, c.strategy] for c in rules.categories]
+                      + [[s.code, s.text] for s in rules.stages], ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class StateView:
+    """What a pass needs from the state store, read once before planning."""
+
+    last: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (category, since)
+    ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
+    snapshot: dict[tuple[str, str], str] = field(default_factory=dict)
+    owner: dict[str, dict[str, str]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    sheet_clients: int = 0
+    layout: str | None = None
+
+    @classmethod
+    def load(cls, store: StateStore) -> StateView:
+        try:
+            aliases = dict(json.loads(store.get("aliases") or "{}"))
+        except (ValueError, TypeError):
+            aliases = {}
+        snapshot = store.snapshot()
+        before = int(store.get("sheet_clients") or 0) or len({cid for cid, _ in snapshot})
+        return cls(store.last_categories(), store.ledger(), snapshot, store.owner_values(), aliases,
+                   before, store.get("layout"))
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a pass read: the config and rules, the time, the CRM, the sheet, the state."""
+
+    config: Config
+    rules: RuleSet
+    now: datetime
+    table: ClientTable
+    raw: pd.DataFrame
+    grids: dict[str, Grid | None]
+    state: StateView
+    options: SyncOptions = field(default_factory=lambda: SyncOptions())
+    where: str = ""  # the sheet, for messages
+    present: bool = True  # the workbook or spreadsheet exists (a missing tab is another thing)
+    columns: list[ColumnSpec] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """What one pass must write, before anything is written."""
+
+    summary: Summary
+    outcome: pd.DataFrame
+    changes: list[Change]
+    crm_changes: dict[str, str]
+    sheet: ClientsGrid
+    owners: Owners
+    changed_at: dict[str, str]
+
+
+def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
+    """Categorize and decide what changes; raises :class:`~sheets_sync.errors.StructureError`
+    when the sheet lost what owners decided (see :mod:`sheets_sync.owners`)."""
+    cfg = inp.config.sheet
+    view = inp.state
+    sheet = read_clients(inp.grids.get(cfg.clients_tab), inp.columns, view.aliases)
+    check_structure(sheet, tab=cfg.clients_tab, where=inp.where, before=view.sheet_clients, saved=view.owner,
+                    present=inp.present, rebuild=inp.options.rebuild_sheet)
+    found = recognise_renamed(sheet, view.owner)
+    merged, owners = merge_owner_values(inp.table, sheet, view.owner)
+    owners.aliases = {**view.aliases, **found}
+    ids = merged.frame["id"].fillna("").astype(str)
+    outcome = categorize(merged, inp.rules, inp.now.date()).frame
+    summary = Summary(clients=len(outcome), dry_run=dry_run, sheet=inp.where)
+    summary.categories = _counts(outcome, inp.rules)
+    summary.sheet_problems = [str(p) for p in sheet.problems]
+    summary.duplicate_ids = sorted(sheet.duplicates)
+    summary.notices = owner_notices(owners, found, cfg.clients_tab)
+    dupes = ids[ids.duplicated(keep="first") | ids.eq("")]
+    for label in dupes.index:
+        summary.sheet_problems.append(f"CRM client {ids[label]!r} ({outcome.at[label, 'name']}):"
+                                      " blank or duplicate id in the CRM; skipped")
+    outcome = outcome.loc[~ids.duplicated(keep="first") & ids.ne("")]
+    changes = _category_changes(inp.now, outcome, view.last)
+    summary.changes = [{"id": c.client_id, "name": c.name, "from": c.from_cat, "to": c.to_cat,
+                        "source": c.source, "reason": c.reason} for c in changes]
+    changed_at = {c.client_id: c.changed_at for c in changes}
+    for cid, (_, at) in view.last.items():
+        changed_at.setdefault(cid, at)
+    summary.unqualified = [
+        {"id": str(r.id), "name": "" if pd.isna(r.name) else str(r.name), "problems": str(r.problems)}
+        for r in outcome.loc[outcome["category"] == UNQUALIFIED, ["id", "name", "problems"]].itertuples()]
+    crm_changes = _crm_changes(inp.config, inp.rules, outcome, inp.raw)
+    summary.crm_written = len(crm_changes)
+    summary.examples += [f"client {cid}: category -> {code} in the CRM"
+                         for cid, code in list(crm_changes.items())[:2]]
+    return Plan(summary, outcome, changes, crm_changes, sheet, owners, changed_at)
+
+
+def plan_sheet(plan: Plan, inp: Inputs, ledger: dict[str, dict[str, Any]]
+               ) -> tuple[WriteBatch, dict[tuple[str, str], str], list[dict[str, str]], list[str]]:
+    """The Clients tab's cells to write (with the CRM's rejections as the ledger holds them),
+    the new snapshot, the owner edits of CRM columns the CRM's values replace, and the ledger
+    entries of clients gone from the CRM (nothing left to retry)."""
+    present = set(plan.outcome["id"].astype(str))
+    gone = [cid for cid in ledger if cid not in present]
+    outcome = _with_ledger(plan.outcome, {k: v for k, v in ledger.items() if k not in gone})
+    batch, new_snapshot, edits = _plan_clients(inp, inp.columns, plan.sheet, outcome, plan.changed_at,
+                                               inp.state.snapshot, plan.summary, inp.table.problems,
+                                               inp.state.owner, plan.owners)
+    plan.summary.overwritten_edits = edits
+    return batch, new_snapshot, edits, gone
+
+
