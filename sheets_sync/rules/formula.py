@@ -42,6 +42,7 @@ from enum import Enum
 
 from ..errors import RulesError
 from .expr import And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param, Type
+from ..metrics import RATIO_DECIMALS
 from .loader import BUILTIN_METRICS, RuleSet
 
 #: stands for the row number in a formula template (see :meth:`CompiledRules.formula`)
@@ -55,7 +56,7 @@ AS_OF_NAME = "as_of"
 
 FUNCTIONS_USED = ("IF", "AND", "OR", "NOT", "ISNUMBER", "ISLOGICAL", "ISBLANK", "N", "EXACT",
                   "UPPER", "TRIM", "ABS", "MIN", "MAX", "YEAR", "MONTH", "DAY", "INT",
-                  "SUMPRODUCT", "SUM", "ROW")
+                  "SUMPRODUCT", "SUM", "ROW", "ROUND")
 
 
 class Pareto(str, Enum):
@@ -161,9 +162,9 @@ def compile_rules(rules: RuleSet, refs: SheetRefs, pareto: Pareto = Pareto.LIVE)
     first, last = ref("first_order"), ref("last_order")
     add("profit", f'IF(AND(ISNUMBER({rev}),ISNUMBER({cost})),{rev}-{cost},"")', Type.NUMBER,
         "profit")
-    add("roi_pct", f'IF(AND(ISNUMBER({prof}),ISNUMBER({cost})),IF({cost}>0,{prof}/{cost}*100,""),"")',
+    add("roi_pct", f'IF(AND(ISNUMBER({prof}),ISNUMBER({cost})),IF({cost}>0,ROUND({prof}/{cost}*100,{RATIO_DECIMALS}),""),"")',
         Type.NUMBER, "roi_pct")
-    add("margin_pct", f'IF(AND(ISNUMBER({prof}),ISNUMBER({rev})),IF({rev}>0,{prof}/{rev}*100,""),"")',
+    add("margin_pct", f'IF(AND(ISNUMBER({prof}),ISNUMBER({rev})),IF({rev}>0,ROUND({prof}/{rev}*100,{RATIO_DECIMALS}),""),"")',
         Type.NUMBER, "margin_pct")
     add("tenure_months",
         f'IF(ISNUMBER({first}),(YEAR({as_of})-YEAR({first}))*12+(MONTH({as_of})-MONTH({first}))'

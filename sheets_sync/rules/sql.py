@@ -82,6 +82,15 @@ class _Parser:
                               f"{dialect}")
         self.pg = dialect == "postgresql"
 
+    def round_ratio(self, value: sa.ColumnElement) -> sa.ColumnElement:
+        """A derived ratio rounded as :func:`sheets_sync.metrics.round_ratio` rounds it (half
+        away from zero; PostgreSQL rounds a double only through numeric)."""
+        from ..metrics import RATIO_DECIMALS
+
+        if self.pg:
+            return sa.cast(sa.func.round(sa.cast(value, sa.Numeric), RATIO_DECIMALS), sa.Float)
+        return sa.func.round(value, RATIO_DECIMALS)
+
     def trim(self, text: sa.ColumnElement) -> sa.ColumnElement:
         return sa.func.trim(text, SPACES) if not self.pg else sa.func.btrim(text, SPACES)
 
@@ -352,8 +361,8 @@ def compile_rules(rules: RuleSet, source: sa.FromClause, mapping: Mapping[str, s
     base: sa.Select = sa.select(
         *p, qualified.label("_qualified"), problem_text.label("_problems"),
         profit.label("profit"),
-        sa.case((p.costs > 0, profit / p.costs * 100)).label("roi_pct"),
-        sa.case((p.revenue > 0, profit / p.revenue * 100)).label("margin_pct"),
+        sa.case((p.costs > 0, parser.round_ratio(profit / p.costs * 100))).label("roi_pct"),
+        sa.case((p.revenue > 0, parser.round_ratio(profit / p.revenue * 100))).label("margin_pct"),
         tenure.label("tenure_months"),
         parser.days_since(p.last_order, as_of).label("recency_days"),
     )
