@@ -12,7 +12,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-
 #: Derived percentages and ratios are rounded to this many decimals, in pandas, SQL and the
 #: formulas alike, so float noise never decides a threshold: 3.30 on costs of 2.20 is ROI
 #: 50 % exactly (not 49.99999999999998), and ``roi_pct >= 50`` holds.
