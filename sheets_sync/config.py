@@ -8,10 +8,12 @@ fix; nothing is guessed silently.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,33 @@ class Config:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+
+NOW_ENV = "SHEETS_SYNC_NOW"
+
+
+def fixed_now() -> datetime | None:
+    """The moment ``SHEETS_SYNC_NOW`` fixes (ISO 8601, for tests and replays), ``None`` when it
+    is not set; a value that is not a date and time within the years we read is one error."""
+    text = os.environ.get(NOW_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"The environment variable {NOW_ENV}={text[:40]!r} is not a date and "
+                          "time; write it as 2026-11-23T10:00:00, or unset it to use the clock.") \
+            from None
+    check_day(moment.date(), NOW_ENV)
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment
+
+
+def check_day(day: date, what: str) -> date:
+    """``day`` (the day to categorize as of) within the years dates are read in."""
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ConfigError(f"{what} {day.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR}; "
+                          "give a day in that range (e.g. today's date).")
+    return day
 
 
 def find_config(path: str | Path | None) -> Path:

@@ -208,9 +208,18 @@ def build_table(
         values = raw[source] if source is not None else pd.Series(None, index=raw.index, dtype=object)
         frame[canonical] = _parse_column(canonical, kind, values, options, problems)
     used = set(resolved.values())
-    for column in raw.columns:
-        if column not in used and column not in frame.columns:
-            frame[column] = raw[column]
+    for position, column in enumerate(raw.columns):
+        if column in used:
+            continue
+        name, n = column, 1
+        while name in frame.columns:  # a header written twice: the second gets " (2)"
+            if name == column and column in COLUMNS:
+                break
+            n += 1
+            name = f"{column} ({n})"
+        if name in frame.columns:
+            continue
+        frame[name] = raw.iloc[:, position]
     return ClientTable(frame, problems, resolved)
 
 
