@@ -295,8 +295,10 @@ def _parse_column(
         flagged = np.zeros(len(floats), dtype=bool)
         for why, mask in bad.items():
             mask = mask & ~flagged
-            for label in values.index[mask]:
-                problems.setdefault(label, []).append(Problem(name, values.at[label], why))
+            for position in np.flatnonzero(mask):
+                raw = values.iloc[position]
+                raw = raw.item() if hasattr(raw, "item") else raw  # 2.5, not np.float64(2.5)
+                problems.setdefault(values.index[position], []).append(Problem(name, raw, why))
             flagged |= mask
         out = pd.Series(pd.array(np.where(flagged, np.nan, floats), dtype="Float64"),
                         index=values.index)

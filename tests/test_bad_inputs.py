@@ -9,6 +9,7 @@ case says so. The format is documented in ``tests/fixtures/bad_inputs/README.md`
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 import tomllib
@@ -75,6 +76,14 @@ def _state(folder: Path) -> str:
 WITNESSES = {"crm": _crm, "workbook": _workbook, "state": _state}
 
 
+_REPEAT = re.compile(r"\{repeat:(\d+):(.*?)\}", re.S)
+
+
+def _expand(text: str) -> str:
+    """``{repeat:N:text}`` is ``text`` N times (a 600-term sum, 500 nested nots)."""
+    return _REPEAT.sub(lambda m: m.group(2) * int(m.group(1)), text)
+
+
 def _fill(text: str, folder: Path) -> str:
     return text.replace("{dir}", str(folder)).replace("{config}", str(folder / "sheets-sync.toml"))
 
@@ -83,8 +92,8 @@ def _replace(path: Path, pairs: list[list[str]], append: str = "") -> None:
     text = path.read_text(encoding="utf-8")
     for old, new in pairs:
         assert old in text, f"{old!r} not in {path.name}: fix the case"
-        text = text.replace(old, new, 1)
-    path.write_text(text + append, encoding="utf-8")
+        text = text.replace(old, _expand(new), 1)
+    path.write_text(text + _expand(append), encoding="utf-8")
 
 
 def _setup(folder: Path, setup: dict[str, Any]) -> None:
@@ -99,7 +108,7 @@ def _setup(folder: Path, setup: dict[str, Any]) -> None:
                 db.execute(statement)
         db.close()
     for name, content in setup.get("files", {}).items():
-        (folder / name).write_text(content, encoding="utf-8")
+        (folder / name).write_text(_expand(content), encoding="utf-8")
     for name, source in setup.get("copy", {}).items():
         shutil.copyfile(CORPUS / source, folder / name)
     for name in setup.get("folders", []):

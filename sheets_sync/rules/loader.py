@@ -124,6 +124,9 @@ def parse_rules(source: str, path: str = "rules.py") -> RuleSet:
                 if name not in _SETTINGS:
                     raise RulesError(f"unknown setting {name!r} (known: {', '.join(_SETTINGS)})",
                                      path=path, line=stmt.lineno)
+                if name in values:
+                    raise RulesError(f"{name} is assigned twice (first on line "
+                                     f"{values[name][1]}); keep one", path=path, line=stmt.lineno)
                 values[name] = (stmt.value, stmt.lineno)
                 continue
         raise RulesError(
