@@ -13,7 +13,7 @@ import pandas as pd
 from .categorize import UNQUALIFIED, categorize
 from .errors import InputError
 from .rules import RuleSet, load_rules
-from .table import ParseOptions, build_table, require_columns
+from .table import ParseOptions, build_table, clean_text, require_columns
 
 OUTPUT_COLUMNS = ["category", "reason", "stage", "problems"]
 
@@ -133,7 +133,7 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
     if "id" not in table.source_columns:
         table.frame["id"] = [str(i + 2) for i in range(len(raw))]  # the spreadsheet row
     outcome = categorize(table, rules, today or date.today()).frame
-    result, renamed = _keep_input_columns(raw)
+    result, renamed = _keep_input_columns(clean_text(raw, {}))  # as the table has them
     for column in OUTPUT_COLUMNS:
         result[column] = outcome[column].astype(object).where(outcome[column].notna(), "")
     write_table_file(result, output, raw_csv=raw_csv)
