@@ -151,6 +151,11 @@ def test_bad_input(case: dict[str, Any], synced_demo: Path, tmp_path: Path) -> N
             assert phrase in text, f"{phrase!r} not in {check['path']}:\n{text[:2000]}"
         for phrase in check.get("lacks", []):
             assert phrase not in text, f"{phrase!r} in {check['path']}:\n{text[:2000]}"
+    for check in case.get("expect_xlsx", []):  # text cells stay text, never formulas
+        wb = openpyxl.load_workbook(folder / check["path"])
+        cells = {c.value: c.data_type for ws in wb.worksheets for row in ws.iter_rows() for c in row}
+        for text in check["text"]:
+            assert cells.get(text) == "s", f"{text!r} in {check['path']}: {cells.get(text)!r}"
     if case.get("then_no_changes"):  # a second sync converges: nothing left to write
         again = CliRunner().invoke(main, args, env=env)
         assert "No changes" in again.output, again.output

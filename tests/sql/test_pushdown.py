@@ -186,3 +186,31 @@ def test_messy_text_is_unqualified_in_the_database_not_misread(db_factory, tmp_p
     assert rows[1].category == "unqualified"
     assert rows[1].reason == "unqualified: revenue: not readable in the database"
     assert rows[2].category != "unqualified" and rows[2].reason.startswith(f"{rows[2].category}: ")
+
+
+@pytest.mark.parametrize(("revenue", "costs", "roi"), [(3.30, 2.20, 50.0), (0.3, 0.1, 200.0),
+                                                       (1.15, 1.0, 15.0)])
+def test_ratios_at_a_threshold_agree_exactly(db: Db, tmp_path: Path, revenue: float, costs: float,
+                                             roi: float) -> None:
+    """Float noise never decides a threshold: 3.30 on 2.20 is ROI 50 exactly (not
+    49.99999999999998) in pandas and in the database, so `roi_pct >= 50` holds in both."""
+    rules = parse_rules(f'CATEGORIES = [{{"code": "A", "when": "roi_pct >= {roi} and '
+                        f'roi_pct <= {roi}"}}, {{"code": "D", "when": "true"}}]', "ratio")
+    table = create_table(db)
+    with db.engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": 1, "revenue_rub": revenue, "costs_rub": costs}])
+    crm = crm_for(db, tmp_path)
+    try:
+        pandas_side, sql_side = both_ways_with(crm, rules)
+    finally:
+        crm.close()
+    assert pandas_side["1"][0] == "A"
+    assert sql_side == pandas_side
+
+
+def both_ways_with(crm: SqlCrm, rules: object) -> tuple[dict, dict]:
+    RULES["_ratio"] = rules
+    try:
+        return both_ways(crm, "_ratio")
+    finally:
+        del RULES["_ratio"]
