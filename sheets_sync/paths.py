@@ -24,7 +24,8 @@ def path_error(path: str | Path, exc: BaseException, what: str) -> ConfigError:
     if isinstance(exc, IsADirectoryError) or code == errno.EISDIR or path.is_dir():
         fix = f"{path} is a folder; {what} must be a file. Move the folder away or point the " \
               "config at a file path."
-    elif isinstance(exc, NotADirectoryError) or code == errno.ENOTDIR:
+    elif isinstance(exc, NotADirectoryError | FileExistsError) or code in (errno.ENOTDIR,
+                                                                          errno.EEXIST):
         fix = f"a part of {path} is a file where a folder is needed; fix the path in the config."
     elif isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM) \
             or "readonly" in text or "read-only" in text or code == errno.EROFS:

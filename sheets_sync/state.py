@@ -91,7 +91,10 @@ class StateStore:
         through a sync; a file another sync is writing is writable, so "locked" is fine."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("ROLLBACK")
+            try:  # a write rolled back: SQLite opens a file it may not write read-only
+                self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', '')")
+            finally:
+                self.db.execute("ROLLBACK")
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
