@@ -47,7 +47,8 @@ MAX_CELL_CHARS = 32_767
 
 # Characters no spreadsheet file may hold (XML 1.0 forbids them; openpyxl refuses them):
 # C0 controls except tab, line feed and carriage return, DEL, and U+FFFE/U+FFFF.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]"
+_CONTROL = re.compile(CONTROL_PATTERN)
 
 
 class ParseError(ValueError):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .parsing import (
+    CONTROL_PATTERN,
     MAX_CELL_CHARS,
     MAX_INTEGER_DIGITS,
     MAX_YEAR,
@@ -31,6 +32,8 @@ from .parsing import (
     separator_hint,
     strip_control,
 )
+
+_CONTROL_RE = re.compile(CONTROL_PATTERN)
 
 
 class Kind(str, Enum):
@@ -234,9 +237,16 @@ def clean_text(raw: pd.DataFrame, problems: dict[int, list[Problem]]) -> pd.Data
         if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
             continue
         cleaned: dict[object, str] = {}
-        for label, value in values.items():
+        items = values.tolist()
+        texts = [v for v in items if isinstance(v, str)]
+        # the usual case, a clean column, is one search over the joined text
+        if not texts or (not _CONTROL_RE.search("\n".join(texts))
+                         and max(map(len, texts)) <= MAX_CELL_CHARS):
+            continue
+        for row, value in enumerate(items):
             if not isinstance(value, str):
                 continue
+            label = values.index[row]
             text, removed = strip_control(value)
             long = len(text) > MAX_CELL_CHARS
             if not removed and not long:
