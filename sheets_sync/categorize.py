@@ -40,10 +40,13 @@ def categorize(table: ClientTable, rules: RuleSet, as_of: date, *,
     """Categorize every client of ``table`` by ``rules`` as of the day ``as_of``."""
     frame = table.frame
     problems = {k: list(v) for k, v in table.problems.items()}
+    for label, problem in future_dates(frame, as_of):
+        problems.setdefault(label, []).append(problem)
     n = len(frame)
     readable = np.ones(n, dtype=bool)
-    if problems:
-        readable[frame.index.get_indexer(list(problems))] = False
+    blocked = [label for label, items in problems.items() if any(p.blocking for p in items)]
+    if blocked:
+        readable[frame.index.get_indexer(blocked)] = False
     for column in rules.required:
         values = frame[column]
         blank = values.isna().to_numpy(dtype=bool)
@@ -87,6 +90,21 @@ def categorize(table: ClientTable, rules: RuleSet, as_of: date, *,
     if with_reasons:
         out["reason"] = _reasons(ev, rules, matched, manual, problem_text)
     return Outcome(out)
+
+
+def future_dates(frame: pd.DataFrame, as_of: date) -> list[tuple[object, Problem]]:
+    """Order dates after the day of the sync: a typo (or a wrong date order), never a fact."""
+    out: list[tuple[object, Problem]] = []
+    limit = pd.Timestamp(as_of)
+    for column in ("first_order", "last_order"):
+        if column not in frame.columns:
+            continue
+        values = pd.to_datetime(frame[column], errors="coerce")
+        for label in frame.index[(values > limit).fillna(False).to_numpy(dtype=bool)]:
+            out.append((label, Problem(column, values.at[label].date().isoformat(),
+                                       f"is after the day of the sync ({as_of.isoformat()}); "
+                                       "an order cannot be in the future")))
+    return out
 
 
 def _first_match(ev: Evaluator, classes: list, n: int, default: str) -> pd.Series:

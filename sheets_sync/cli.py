@@ -43,6 +43,27 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A number of seconds: finite, not negative (``nan`` and ``-1`` are refused)."""
+    if not 0 <= value <= 7 * 86400:  # also false for nan
+        raise click.BadParameter(f"{value!r} is not a number of seconds from 0 to 604800.")
+    return value
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A day within the years dates are read in (``--today 2300-01-01`` is refused)."""
+    if value is None:
+        return None
+    from .config import check_day
+    from .errors import ConfigError
+
+    try:
+        check_day(value.date(), f"--{param.name}")
+    except ConfigError as err:
+        raise click.BadParameter(str(err).split(" is ", 1)[1]) from None
+    return value
+
+
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
     help="The config file (default: ./sheets-sync.toml).")
@@ -56,6 +77,13 @@ def main() -> None:
 
     Start with `sheets-sync demo`: it needs no Google account and no CRM.
     """
+    from .config import fixed_now
+
+    try:
+        fixed_now()  # a garbage SHEETS_SYNC_NOW is one message, before any command runs
+    except SheetsSyncError as err:
+        click.secho(f"Error: {err}", fg="red", err=True)
+        sys.exit(int(err.exit_code))
 
 
 @main.command(epilog=EXIT_CODES)
@@ -101,7 +129,8 @@ def demo(folder: Path | None, clients: int) -> None:
 @config_option
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing anywhere.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
-@click.option("--wait", default=0.0, show_default=True, metavar="SECONDS",
+@click.option("--wait", default=0.0, show_default=True, metavar="SECONDS", type=float,
+              callback=_seconds,
               help="How long to wait for another running sync of the same config.")
 @click.option("--accept-shrink", is_flag=True,
               help="The CRM really lost many clients since the last sync: go on (once).")
@@ -153,13 +182,17 @@ def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float, ac
 @config_option
 @click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path),
               help="A rules file (default: the config's, else the built-in default rules).")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Categorize as of this day.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), callback=_day,
+              help="Categorize as of this day.")
+@click.option("--raw-csv", is_flag=True,
+              help="Write a CSV OUTPUT as is: no quote before text starting with = + - @ "
+                   "(by default such text is neutralised so Excel does not run it).")
 @click.option("--in-database", is_flag=True,
               help="No INPUT: categorize the config's [crm] SQL table inside the database "
                    "(PostgreSQL, SQLite) with one statement, writing changed categories only.")
 @handle_errors
 def categorize(input_path: Path | None, output: Path | None, config_path: Path | None,
-               rules_path: Path | None, today: Any, in_database: bool) -> None:
+               rules_path: Path | None, today: Any, raw_csv: bool, in_database: bool) -> None:
     """Categorize a one-off CSV or XLSX export from any CRM (INPUT --out OUTPUT), or a SQL
     CRM in place (--in-database).
 
@@ -185,7 +218,8 @@ def categorize(input_path: Path | None, output: Path | None, config_path: Path |
     if input_path.resolve() == output.resolve():
         raise click.UsageError(f"--out {output} is the INPUT file: choose another name.")
     result = categorize_file(input_path, output, config_path=config_path,
-                             rules_path=rules_path, today=today.date() if today else None)
+                             rules_path=rules_path, today=today.date() if today else None,
+                             raw_csv=raw_csv)
     click.echo(result.to_text())
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .cli import EXIT_CODES, config_option, handle_errors
+from .cli import EXIT_CODES, _day, config_option, handle_errors
 
 
 @click.group(epilog=EXIT_CODES)
@@ -24,11 +24,15 @@ def _context(config_path: Path | None) -> Any:
 
 @report.command("review", epilog=EXIT_CODES)
 @config_option
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Start of the period (default: 3 months ago).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), callback=_day,
+              help="Start of the period (default: 3 months ago).")
 @click.option("--out", "output", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the review to a .csv, .xlsx or .md file, with PNG charts beside it.")
+@click.option("--raw-csv", is_flag=True,
+              help="Write a CSV as is: no quote before text starting with = + - @.")
 @handle_errors
-def review_command(config_path: Path | None, since: Any, output: Path | None) -> None:
+def review_command(config_path: Path | None, since: Any, output: Path | None,
+                   raw_csv: bool) -> None:
     """Who moved where and why, categories nobody reviewed for 90+ days, new clients still
     unqualified, and the loyalty ladder with the strategy for each stage."""
     from .outputs import refuse_own_files
@@ -46,13 +50,14 @@ def review_command(config_path: Path | None, since: Any, output: Path | None) ->
         ctx.state.close()
     click.echo(rev.to_text())
     if output:
-        for path in write_review(rev, output, ctx.rules):
+        for path in write_review(rev, output, ctx.rules, raw_csv=raw_csv):
             click.echo(f"wrote {path}")
 
 
 @report.command("capacity", epilog=EXIT_CODES)
 @config_option
-@click.option("--slots", type=int, required=True, help="How many clients the business can serve.")
+@click.option("--slots", type=click.IntRange(0), required=True,
+              help="How many clients the business can serve.")
 @handle_errors
 def capacity_command(config_path: Path | None, slots: int) -> None:
     """Which clients to keep when capacity is short ("10 clients, capacity for 6"): in category

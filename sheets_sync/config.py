@@ -7,22 +7,40 @@ fix; nothing is guessed silently.
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from .crm.base import CrmSettings
 from .errors import ConfigError
-from .parsing import DateOrder
-from .table import ParseOptions
+from .parsing import HARD_MAX_YEAR, HARD_MIN_YEAR, MAX_YEAR, MIN_YEAR, DateOrder
+from .table import COLUMNS, ParseOptions, header_key
 
 DEFAULT_NAME = "sheets-sync.toml"
 _TOP = {"rules", "state", "crm", "sheet", "fields", "parsing", "log"}
 _SHEET = {"workbook", "google", "clients_tab", "history_tab", "headers", "credentials",
           "credentials_env", "endpoint", "live_formulas", "requests_per_minute", "retry_budget",
           "retry_base_delay", "timeout"}
+_SHEET_NUMBERS = {"requests_per_minute": 1, "retry_budget": 0, "retry_base_delay": 0, "timeout": 0}
+_SHEET_TEXT = ("workbook", "google", "credentials", "credentials_env", "endpoint")
+#: Tabs of ours besides the configurable two (names must differ from them, ignoring case).
+FIXED_TABS = ("Legend", "Summary")
+#: Excel's rules for a tab name (Google Sheets accepts all of them, so they are the ones kept).
+TAB_MAX = 31
+_TAB_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+# [crm] keys the adapters read, by the type they must have (other keys are the adapter's own).
+_CRM_TEXT = ("kind", "path", "url", "table", "schema", "category_field", "password_env",
+             "password_file", "token_env", "token_file", "output", "encoding", "delimiter",
+             "categories_table", "category_label", "sheet")
+_CRM_NUMBERS = ("batch_size", "chunk_size", "timeout", "max_attempts", "backoff", "backoff_max",
+                "retry_budget")
+_FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,33 @@ class Config:
         return self.path.parent
 
 
+NOW_ENV = "SHEETS_SYNC_NOW"
+
+
+def fixed_now() -> datetime | None:
+    """The moment ``SHEETS_SYNC_NOW`` fixes (ISO 8601, for tests and replays), ``None`` when it
+    is not set; a value that is not a date and time within the years we read is one error."""
+    text = os.environ.get(NOW_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"The environment variable {NOW_ENV}={text[:40]!r} is not a date and "
+                          "time; write it as 2026-11-23T10:00:00, or unset it to use the clock.") \
+            from None
+    check_day(moment.date(), NOW_ENV)
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment
+
+
+def check_day(day: date, what: str) -> date:
+    """``day`` (the day to categorize as of) within the years dates are read in."""
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ConfigError(f"{what} {day.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR}; "
+                          "give a day in that range (e.g. today's date).")
+    return day
+
+
 def find_config(path: str | Path | None) -> Path:
     """The config path given, or ``sheets-sync.toml`` in the current folder."""
     candidate = Path(path) if path else Path.cwd() / DEFAULT_NAME
@@ -93,10 +138,12 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     base = path.parent
     fields = _table(data, "fields", name)
     for canonical, field_name in fields.items():
-        if not isinstance(field_name, str) or not field_name:
+        if not isinstance(field_name, str) or not field_name.strip():
             raise ConfigError(f"{name} [fields] {canonical}: give the CRM field name as text, "
                               f"e.g. {canonical} = \"{canonical}\"")
+        _field_key(canonical, field_name, name)
     crm_table = dict(_table(data, "crm", name))
+    _crm_types(crm_table, name)
     if "kind" not in crm_table:
         raise ConfigError(f"{name} [crm]: set kind, e.g. kind = \"sqlite\"")
     crm = CrmSettings(
@@ -111,6 +158,12 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     parsing = _parsing(_table(data, "parsing", name), name)
     rules = _path(data.get("rules", "rules.py"), base, name, "rules")
     state = _path(data.get("state", path.stem + ".state.sqlite"), base, name, "state")
+    for key, file in (("rules", rules), ("state", state)):
+        _not_a_folder(file, name, key)
+    lock = Path(str(state) + ".lock")
+    if lock.is_dir():
+        raise ConfigError(f"{name}: {lock} (the sync's lock file, beside the state file) is a "
+                          "folder; move it away, or set state = \"...\" to another path")
     return Config(path, rules, state, crm, sheet, dict(fields), parsing, _log(_table(data, "log", name), base, name))
 
 
@@ -118,8 +171,59 @@ def _no_unknown(data: Mapping[str, Any], known: set[str], name: str, section: st
     unknown = sorted(set(data) - known)
     if unknown:
         where = f"[{section}] " if section else ""
-        raise ConfigError(f"{name}: unknown key {where}{unknown[0]!r}. Known keys: "
-                          f"{', '.join(sorted(known))}.")
+        raise ConfigError(f"{name}: unknown key {where}{unknown[0]!r}{did_you_mean(unknown[0], known)}. "
+                          f"Known keys: {', '.join(sorted(known))}.")
+
+
+def did_you_mean(word: str, known: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or nothing."""
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _field_key(canonical: str, field_name: str, name: str) -> None:
+    """A ``[fields]`` key is one of our columns (or one the rules declare in COLUMNS): a typo
+    of ours, or the mapping written backwards, is said at once."""
+    if canonical in COLUMNS:
+        return
+    hint = did_you_mean(canonical, COLUMNS)
+    if hint or not _FIELD_NAME.match(canonical):
+        raise ConfigError(
+            f"{name} [fields]: unknown column {canonical!r}{hint}. The left side is our column "
+            f"({', '.join(COLUMNS)}, or one rules.py declares in COLUMNS), the right side the "
+            f"CRM's field, e.g. revenue = \"{field_name}\"")
+
+
+def check_fields(config: Config, declared: Mapping[str, Any]) -> None:
+    """Every ``[fields]`` key is a canonical column or one the rules declare (``declared``,
+    :attr:`RuleSet.columns`); call once the rules are loaded."""
+    known = list(COLUMNS) + list(declared)
+    for key, value in config.fields.items():
+        if key not in known:
+            raise ConfigError(
+                f"{config.path.name} [fields]: unknown column {key!r}{did_you_mean(key, known)}. "
+                f"Map one of {', '.join(known)}, or declare it in the rules' COLUMNS "
+                f"(COLUMNS = {{\"{key}\": \"number\"}}); it maps the CRM's {value!r}.")
+
+
+def _crm_types(table: Mapping[str, Any], name: str) -> None:
+    for key in _CRM_TEXT:
+        if key in table and (not isinstance(table[key], str) or not table[key].strip()):
+            raise ConfigError(f"{name} [crm] {key} must be text in quotes, e.g. {key} = "
+                              f"\"{table[key]}\" (got {table[key]!r})")
+    for key in _CRM_NUMBERS:
+        value = table.get(key)
+        if key in table and (isinstance(value, bool) or not isinstance(value, int | float)
+                             or value != value or value < 0):
+            raise ConfigError(f"{name} [crm] {key} must be a number without quotes, e.g. "
+                              f"{key} = 100 (got {value!r})")
+
+
+def _not_a_folder(path: Path, name: str, key: str) -> None:
+    if path.is_dir():
+        example = {"rules": "rules.py", "[log] file": "sync.log"}.get(key, "sheets-sync.state.sqlite")
+        raise ConfigError(f"{name}: {key} = {str(path)!r} is a folder; give a file path, "
+                          f"e.g. {key} = \"{path.name}/{example}\"")
 
 
 def _table(data: Mapping[str, Any], key: str, name: str) -> Mapping[str, Any]:
@@ -140,19 +244,92 @@ def _sheet(table: Mapping[str, Any], base: Path, name: str) -> SheetSettings:
     _no_unknown(table, _SHEET, name, "sheet")
     if "workbook" in table and "google" in table:
         raise ConfigError(f"{name} [sheet]: set either workbook or google, not both")
+    for key in _SHEET_TEXT:
+        if key in table and (not isinstance(table[key], str) or not table[key].strip()):
+            raise ConfigError(f"{name} [sheet] {key} must be text in quotes (got {table[key]!r})")
+    for key, least in _SHEET_NUMBERS.items():
+        value = table.get(key)
+        if key in table and (isinstance(value, bool) or not isinstance(value, int | float)
+                             or value != value or value < least or value == float("inf")):
+            raise ConfigError(f"{name} [sheet] {key} must be a number without quotes, at least "
+                              f"{least}, e.g. {key} = 60 (got {value!r})")
+    if "live_formulas" in table and not isinstance(table["live_formulas"], bool):
+        raise ConfigError(f"{name} [sheet] live_formulas must be true or false without quotes "
+                          f"(got {table['live_formulas']!r})")
     if "google" in table:
         kind, target = "google", str(table["google"])
     else:
-        kind, target = "workbook", str(_path(table.get("workbook", "clients.xlsx"), base, name,
-                                             "[sheet] workbook"))
-    headers = table.get("headers", {})
-    if not isinstance(headers, dict):
-        raise ConfigError(f"{name} [sheet] headers must be a table of column = \"Header\"")
+        workbook = _path(table.get("workbook", "clients.xlsx"), base, name, "[sheet] workbook")
+        if workbook.is_dir():
+            raise ConfigError(f"{name} [sheet] workbook = {str(workbook)!r} is a folder; give "
+                              "the workbook's file path, e.g. workbook = \"clients.xlsx\"")
+        kind, target = "workbook", str(workbook)
+    tabs = {key: _tab_name(table.get(key, default), name, key)
+            for key, default in (("clients_tab", "Clients"), ("history_tab", "History"))}
+    seen: dict[str, str] = {}
+    for key, tab in [*tabs.items(), *((f"the {t} tab", t) for t in FIXED_TABS)]:
+        other = seen.get(tab.casefold())
+        if other:
+            raise ConfigError(f"{name} [sheet]: {other} and {key} are both {tab!r}; every tab "
+                              f"needs its own name (tabs of ours: {', '.join(FIXED_TABS)} too)")
+        seen[tab.casefold()] = key
+    headers = _headers(table.get("headers", {}), name)
     options = {k: v for k, v in table.items() if k not in {"workbook", "google", "clients_tab",
                                                           "history_tab", "headers"}}
-    return SheetSettings(kind, target, str(table.get("clients_tab", "Clients")),
-                         str(table.get("history_tab", "History")),
-                         {str(k): str(v) for k, v in headers.items()}, options, base)
+    return SheetSettings(kind, target, tabs["clients_tab"], tabs["history_tab"], headers,
+                         options, base)
+
+
+def _tab_name(value: Any, name: str, key: str) -> str:
+    """A tab name both Excel and Google Sheets accept."""
+    fix = f"e.g. {key} = \"{'Clients' if key == 'clients_tab' else 'History'}\""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} [sheet] {key} must be a tab name in quotes, {fix} "
+                          f"(got {value!r})")
+    if not value.strip():
+        raise ConfigError(f"{name} [sheet] {key} is blank; {fix}")
+    if len(value) > TAB_MAX:
+        raise ConfigError(f"{name} [sheet] {key} {value!r} has {len(value)} characters; Excel "
+                          f"allows at most {TAB_MAX} in a tab name")
+    bad = _TAB_FORBIDDEN.search(value)
+    if bad or value.startswith("'") or value.endswith("'"):
+        char = bad.group() if bad else "'"
+        raise ConfigError(f"{name} [sheet] {key} {value!r}: a tab name cannot hold {char!r} "
+                          "(Excel forbids [ ] : * ? / \\ and a quote at either end)")
+    if value != value.strip():
+        raise ConfigError(f"{name} [sheet] {key} {value!r} starts or ends with a space; "
+                          f"remove it")
+    if key != "history_tab" and value.casefold() == "history":
+        raise ConfigError(f"{name} [sheet] {key} cannot be 'History': Excel reserves that name "
+                          "for its own history of changes, and it is the default history_tab")
+    return value
+
+
+def _headers(headers: Any, name: str) -> dict[str, str]:
+    """``[sheet.headers]``: our column -> the header the owner wants; each header unique and
+    not the name of another of our columns (else a column could not be told from another)."""
+    if not isinstance(headers, dict):
+        raise ConfigError(f"{name} [sheet] headers must be a table of column = \"Header\"")
+    from .layout import COMPUTED, OWNER
+
+    ours = [*COLUMNS, *COMPUTED, *OWNER]
+    out: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for column, header in headers.items():
+        if not isinstance(header, str) or not header.strip():
+            raise ConfigError(f"{name} [sheet.headers] {column}: give the header as text, e.g. "
+                              f"{column} = \"Категория\" (got {header!r})")
+        key = header_key(header)
+        clash = next((c for c in ours if c != column and header_key(c) == key), None)
+        if clash:
+            raise ConfigError(f"{name} [sheet.headers] {column} = {header!r} is the name of our "
+                              f"column {clash!r}; choose another header")
+        if key in seen:
+            raise ConfigError(f"{name} [sheet.headers]: {seen[key]} and {column} both have the "
+                              f"header {header!r}; each column needs its own")
+        seen[key] = column
+        out[str(column)] = header
+    return out
 
 
 def _log(table: Mapping[str, Any], base: Path, name: str) -> LogSettings:
@@ -160,16 +337,30 @@ def _log(table: Mapping[str, Any], base: Path, name: str) -> LogSettings:
     level = str(table.get("level", "INFO")).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{name} [log] level must be debug, info, warning or error, not {level.lower()!r}")
-    try:
-        max_bytes, backups = int(table.get("max_bytes", 1_000_000)), int(table.get("backups", 5))
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} [log] max_bytes and backups must be whole numbers") from None
+    max_bytes, backups = table.get("max_bytes", 1_000_000), table.get("backups", 5)
+    for key, value in (("max_bytes", max_bytes), ("backups", backups)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{name} [log] {key} must be a whole number without quotes, "
+                              f"e.g. {key} = 5 (got {value!r})")
     file = _path(table["file"], base, name, "[log] file") if "file" in table else None
+    if file is not None:
+        _not_a_folder(file, name, "[log] file")
     return LogSettings(file, max_bytes, backups, level)
 
 
 def _parsing(table: Mapping[str, Any], name: str) -> ParseOptions:
-    _no_unknown(table, {"decimal", "dates"}, name, "parsing")
+    _no_unknown(table, {"decimal", "dates", "min_year", "max_year"}, name, "parsing")
+    years = []
+    for key, default in (("min_year", MIN_YEAR), ("max_year", MAX_YEAR)):
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not HARD_MIN_YEAR <= value <= HARD_MAX_YEAR:
+            raise ConfigError(f"{name} [parsing] {key} must be a year from {HARD_MIN_YEAR} to "
+                              f"{HARD_MAX_YEAR} without quotes, e.g. {key} = {default} "
+                              f"(got {value!r})")
+        years.append(value)
+    if years[0] > years[1]:
+        raise ConfigError(f"{name} [parsing] min_year {years[0]} is after max_year {years[1]}")
     decimal = table.get("decimal", "auto")
     if decimal not in ("auto", ",", "."):
         raise ConfigError(f"{name} [parsing] decimal must be \",\", \".\" or \"auto\", "
@@ -180,4 +371,4 @@ def _parsing(table: Mapping[str, Any], name: str) -> ParseOptions:
     except ValueError:
         raise ConfigError(f"{name} [parsing] dates must be \"dmy\" (23/11/2026) or \"mdy\" "
                           f"(11/23/2026), not {dates!r}") from None
-    return ParseOptions(None if decimal == "auto" else decimal, order)
+    return ParseOptions(None if decimal == "auto" else decimal, order, (years[0], years[1]))

@@ -23,6 +23,7 @@ as their cached results, so the file shows the right values before any recalcula
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,9 +290,9 @@ def _values(frame: pd.DataFrame, col: _Col, rows: slice) -> list[Any]:
         return [None if v is pd.NA else bool(v) for v in series.astype(object).tolist()]
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan).tolist()
-        return [None if v != v else v for v in values]
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) or v == "" else v
-            for v in series.astype(object).tolist()]
+        return [v if math.isfinite(v) else None for v in values]  # no inf/nan: Excel refuses them
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v))
+            or v == "" else v for v in series.astype(object).tolist()]
 
 
 def _cells(col: _Col, values: list[Any], start: int, s: str, raw: Mapping[int, str],

@@ -25,9 +25,14 @@ def open_log(settings: LogSettings) -> RotatingFileHandler | None:
     """Attach the rotating log file of ``settings`` (if any); the caller closes it."""
     if settings.file is None:
         return None
-    settings.file.parent.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(settings.file, maxBytes=settings.max_bytes, backupCount=settings.backups,
-                                  encoding="utf-8")
+    try:
+        settings.file.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(settings.file, maxBytes=settings.max_bytes,
+                                      backupCount=settings.backups, encoding="utf-8")
+    except OSError as exc:
+        from .paths import path_error
+
+        raise path_error(settings.file, exc, "the [log] file") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_Mask())
     handler.setLevel(settings.level)

@@ -12,6 +12,22 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+#: Derived percentages and ratios are rounded to this many decimals, in pandas, SQL and the
+#: formulas alike, so float noise never decides a threshold: 3.30 on costs of 2.20 is ROI
+#: 50 % exactly (not 49.99999999999998), and ``roi_pct >= 50`` holds.
+RATIO_DECIMALS = 6
+
+
+def round_ratio(values: pd.Series) -> pd.Series:
+    """``values`` rounded to :data:`RATIO_DECIMALS` decimals, half away from zero as SQL's and
+    spreadsheets' ROUND do."""
+    floats = values.to_numpy(dtype="float64", na_value=np.nan)
+    scale = 10.0 ** RATIO_DECIMALS
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = floats * scale
+        rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale
+    return pd.Series(pd.array(rounded, dtype="Float64"), index=values.index)
+
 
 def add_metrics(frame: pd.DataFrame, as_of: date, counted: pd.Series | None = None) -> pd.DataFrame:
     """Return ``frame`` with profit, roi_pct, margin_pct, profit_share_cum, tenure_months and
@@ -22,8 +38,8 @@ def add_metrics(frame: pd.DataFrame, as_of: date, counted: pd.Series | None = No
     costs = out["costs"].astype("Float64")
     profit = revenue - costs
     out["profit"] = profit
-    out["roi_pct"] = (profit / costs * 100).where(costs > 0)
-    out["margin_pct"] = (profit / revenue * 100).where(revenue > 0)
+    out["roi_pct"] = round_ratio((profit / costs * 100).where(costs > 0))
+    out["margin_pct"] = round_ratio((profit / revenue * 100).where(revenue > 0))
     out["profit_share_cum"] = profit_share_cum(profit, counted)
     today = pd.Timestamp(as_of)
     first = pd.to_datetime(out["first_order"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import pandas as pd
 from .categorize import UNQUALIFIED, categorize
 from .errors import InputError
 from .rules import RuleSet, load_rules
-from .table import ParseOptions, build_table, require_columns
+from .table import ParseOptions, build_table, clean_text, require_columns
 
 OUTPUT_COLUMNS = ["category", "reason", "stage", "problems"]
 
@@ -23,10 +23,15 @@ class FileResult:
     output: Path
     rows: int
     counts: dict[str, int]
+    renamed: list[str] = field(default_factory=list)  # input columns named like ours
 
     def to_text(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
-        return f"Categorized {self.rows} clients ({counts}) into {self.output}"
+        text = f"Categorized {self.rows} clients ({counts}) into {self.output}"
+        if self.renamed:
+            text += ("\nThe input already had columns of ours, kept under new names: "
+                     + ", ".join(self.renamed))
+        return text
 
 
 def read_table_file(path: Path) -> pd.DataFrame:
@@ -36,22 +41,49 @@ def read_table_file(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         try:
-            return pd.read_excel(path, dtype=object, engine="openpyxl")
+            grid = pd.read_excel(path, dtype=object, engine="openpyxl", header=None)
         except Exception as exc:  # openpyxl raises many kinds for a broken file
             raise InputError(f"{path}: cannot read as .xlsx: {exc}") from exc
+        if grid.empty:
+            raise InputError(f"{path}: the first sheet is empty; put the clients on it, with a "
+                             "header row.")
+        return _with_header(grid)
     if suffix not in (".csv", ".txt", ".tsv"):
         raise InputError(f"{path}: use a .csv or .xlsx file (got {suffix or 'no extension'}).")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        from .paths import path_error
+
+        raise path_error(path, exc, "the input file") from exc
     text = decode(data, path)
+    if not text.strip():
+        raise InputError(f"{path}: the file is empty; export the clients again, with a header "
+                         "row (id, name, revenue, costs, ...) and one row per client.")
     try:
         dialect = csv.Sniffer().sniff(text[:20000], delimiters=";,\t|")
         sep = dialect.delimiter
     except csv.Error:
         sep = ","
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        grid = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                           header=None)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the file has no columns; export the clients again, with a "
+                         "header row.") from None
     except pd.errors.ParserError as exc:
         raise InputError(f"{path}: cannot read as CSV with separator {sep!r}: {exc}") from exc
+    return _with_header(grid)
+
+
+def _with_header(grid: pd.DataFrame) -> pd.DataFrame:
+    """The first row as the header, kept as written: two columns named alike stay two (a
+    table built from them says which are the same), not ``revenue`` and ``revenue.1``."""
+    header = ["" if pd.isna(h) else str(h).strip() for h in grid.iloc[0]] if len(grid) else []
+    header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
+    body = grid.iloc[1:].reset_index(drop=True)
+    body.columns = header
+    return body
 
 
 def decode(data: bytes, path: Path) -> str:
@@ -71,7 +103,11 @@ def decode(data: bytes, path: Path) -> str:
 
 
 def categorize_file(input_path: Path, output: Path, *, config_path: Path | None = None,
-                    rules_path: Path | None = None, today: date | None = None) -> FileResult:
+                    rules_path: Path | None = None, today: date | None = None,
+                    raw_csv: bool = False) -> FileResult:
+    """Categorize ``input_path`` into ``output``. The input's own columns named like ours
+    (category, reason, stage, problems) are kept, renamed ``category (input)``...; a CSV
+    output is safe to open in Excel unless ``raw_csv`` (see :mod:`sheets_sync.csvout`)."""
     mapping: dict[str, str] = {}
     options = ParseOptions()
     rules: RuleSet
@@ -81,6 +117,9 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
         config = load_config(config_path)
         mapping, options = dict(config.fields), config.parsing
         rules = load_rules(rules_path or config.rules_path)
+        from .config import check_fields
+
+        check_fields(config, rules.columns)
     elif rules_path is not None:
         rules = load_rules(rules_path)
     else:
@@ -94,21 +133,49 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
     if "id" not in table.source_columns:
         table.frame["id"] = [str(i + 2) for i in range(len(raw))]  # the spreadsheet row
     outcome = categorize(table, rules, today or date.today()).frame
-    result = raw.copy()
+    result, renamed = _keep_input_columns(clean_text(raw, {}))  # as the table has them
     for column in OUTPUT_COLUMNS:
         result[column] = outcome[column].astype(object).where(outcome[column].notna(), "")
-    write_table_file(result, output)
+    write_table_file(result, output, raw_csv=raw_csv)
     counts = outcome["category"].value_counts()
     order = rules.codes + [UNQUALIFIED]
     return FileResult(output, len(result),
-                      {c: int(counts[c]) for c in order if c in counts.index})
+                      {c: int(counts[c]) for c in order if c in counts.index}, renamed)
 
 
-def write_table_file(frame: pd.DataFrame, output: Path) -> None:
+def _keep_input_columns(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The input with its own columns named like our output columns renamed, never
+    overwritten: ``category`` becomes ``category (input)`` (``category (input 2)``...)."""
+    from .table import header_key
+
+    ours = {header_key(c) for c in OUTPUT_COLUMNS}
+    taken = {header_key(c) for c in raw.columns}
+    names, renamed = [], []
+    for column in raw.columns:
+        name = str(column)
+        if header_key(name) in ours:
+            n, new = 1, f"{name} (input)"
+            while header_key(new) in taken:
+                n += 1
+                new = f"{name} (input {n})"
+            taken.add(header_key(new))
+            renamed.append(f"{name} -> {new}")
+            name = new
+        names.append(name)
+    result = raw.copy()
+    result.columns = names
+    return result, renamed
+
+
+def write_table_file(frame: pd.DataFrame, output: Path, *, raw_csv: bool = False) -> None:
     suffix = output.suffix.lower()
     try:
+        if output.is_dir():
+            raise IsADirectoryError(output)
         if suffix == ".csv":
-            frame.to_csv(output, index=False, encoding="utf-8-sig")
+            from .csvout import write_csv
+
+            write_csv(frame, output, raw=raw_csv)
         elif suffix == ".xlsx":
             from .sheets.base import TabWrite, WriteBatch
             from .sheets.workbook import WorkbookSheet
@@ -123,4 +190,6 @@ def write_table_file(frame: pd.DataFrame, output: Path) -> None:
         else:
             raise InputError(f"{output}: the output must end in .csv or .xlsx")
     except OSError as exc:
-        raise InputError(f"{output}: cannot write: {exc.strerror}") from exc
+        from .paths import path_error
+
+        raise path_error(output, exc, "the output file") from exc

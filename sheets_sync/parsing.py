@@ -30,6 +30,26 @@ _NUMBER = re.compile(r"^\d[\d.,]*$|^[.,]\d+$")
 EXCEL_EPOCH = date(1899, 12, 30)
 _MAX_SERIAL = 2958465  # 9999-12-31
 
+#: Dates outside these years are typos, not orders (``[parsing] min_year``/``max_year``). The
+#: hard bounds are what a pandas timestamp can hold (1677-09-21 .. 2262-04-11).
+MIN_YEAR, MAX_YEAR = 1900, 2200
+HARD_MIN_YEAR, HARD_MAX_YEAR = 1678, 2261
+
+#: Two-digit years: 00-29 are 2000-2029 and 30-99 are 1930-1999 (Excel's and Windows' rule).
+TWO_DIGIT_PIVOT = 30
+
+#: The most digits before the decimal mark a number may have: beyond 15 a float no longer
+#: holds every digit (1234567890123456789 would be stored as ...800), so it is not read.
+MAX_INTEGER_DIGITS = 15
+
+#: Excel's limit of characters in a cell (Google's is 50,000); longer text is cut to it.
+MAX_CELL_CHARS = 32_767
+
+# Characters no spreadsheet file may hold (XML 1.0 forbids them; openpyxl refuses them):
+# C0 controls except tab, line feed and carriage return, DEL, and U+FFFE/U+FFFF.
+CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]"
+_CONTROL = re.compile(CONTROL_PATTERN)
+
 
 class ParseError(ValueError):
     """A raw value that cannot be read; ``str(err)`` says why, for the owner."""
@@ -71,9 +91,15 @@ def parse_number(raw: object, decimal: str | None = None) -> float | None:
         return None
     if isinstance(raw, bool):
         raise ParseError(f"{raw!r} is a yes/no value, not a number")
-    if isinstance(raw, int | float):
-        if math.isinf(raw):
-            raise ParseError(f"{raw!r} is not a finite number")
+    if isinstance(raw, int):
+        if abs(raw) >= 10 ** MAX_INTEGER_DIGITS:
+            raise ParseError(_too_long(raw))
+        return float(raw)
+    if isinstance(raw, float | Decimal):
+        if not math.isfinite(raw):
+            raise ParseError(f"{_clip(raw)} is not a finite number")
+        if abs(raw) >= 10 ** MAX_INTEGER_DIGITS:
+            raise ParseError(_too_long(raw))
         return float(raw)
     text = str(raw).strip()
     original = text
@@ -89,8 +115,27 @@ def parse_number(raw: object, decimal: str | None = None) -> float | None:
         negative, text = not negative, text[:-1]
     if not _NUMBER.match(text):
         raise ParseError(f"{original!r} is not a number")
-    value = float(_normalise_separators(text, decimal, original))
+    digits = _normalise_separators(text, decimal, original)
+    if len(digits.partition(".")[0].lstrip("0")) > MAX_INTEGER_DIGITS:
+        raise ParseError(_too_long(original))
+    value = float(digits)
     return -value if negative else value
+
+
+def _clip(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _too_long(raw: object) -> str:
+    return (f"{_clip(raw)} has more than {MAX_INTEGER_DIGITS} digits before the decimal mark: "
+            "too large to hold exactly (a typo?)")
+
+
+def strip_control(text: str) -> tuple[str, int]:
+    """``text`` without the control characters no spreadsheet may hold, and how many went."""
+    clean, removed = _CONTROL.subn("", text)
+    return clean, removed
 
 
 def _normalise_separators(text: str, decimal: str | None, original: str) -> str:
@@ -151,10 +196,12 @@ def separator_hint(values: object) -> str | None:
 
 
 def parse_count(raw: object, decimal: str | None = None) -> float | None:
-    """A count such as orders or days: a number that is not negative."""
+    """A count such as orders or days: a whole number that is not negative."""
     value = parse_number(raw, decimal)
     if value is not None and value < 0:
         raise ParseError(f"{raw!r} is negative; a count cannot be")
+    if value is not None and not value.is_integer():
+        raise ParseError(f"{raw!r} is not a whole number; a count must be")
     return value
 
 
@@ -163,15 +210,30 @@ _MONTHS = {
     "сен": 9, "окт": 10, "ноя": 11, "дек": 12, "jan": 1, "feb": 2, "mar": 3, "apr": 4,
     "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
 }
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
-_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})(?:\s.*)?$")
-_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:\s.*)?$")
+# A date may be followed by a time of day (``2026-11-01 10:00``, ``2026-11-01T10:00:00Z``),
+# nothing else: ``2026-11-01 garbage`` is not read.
+_TIME = r"(?:(?:[ T]|\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME + "$")
+_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})" + _TIME + "$")
+_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})" + _TIME + "$")
 _WORDS = re.compile(r"^(\d{1,2})\s+([^\W\d_]+)\.?\s+(\d{4})(?:\s*г\.?)?$")
 
 
-def parse_date(raw: object, order: DateOrder | str = DateOrder.DMY) -> date | None:
+def parse_date(raw: object, order: DateOrder | str = DateOrder.DMY,
+               years: tuple[int, int] = (MIN_YEAR, MAX_YEAR)) -> date | None:
     """Read a date: ISO ``2026-11-23``, ``23.11.2026``, slashed by ``order``, ``23 ноября
-    2026``, a ``date``/``datetime``, or an Excel serial number (1900 date system)."""
+    2026``, a ``date``/``datetime``, or an Excel serial number (1900 date system).
+
+    A date outside ``years`` (inclusive) is refused: a year 1200 or 9999 is a typo, and pandas
+    could not even hold it. Two-digit years follow :data:`TWO_DIGIT_PIVOT`."""
+    value = _parse_date(raw, order)
+    if value is not None and not years[0] <= value.year <= years[1]:
+        raise ParseError(f"{_clip(raw)} is outside the years {years[0]}-{years[1]} (a typo? "
+                         "[parsing] min_year and max_year set the range)")
+    return value
+
+
+def _parse_date(raw: object, order: DateOrder | str) -> date | None:
     if is_empty(raw):
         return None
     if isinstance(raw, datetime):
@@ -205,7 +267,9 @@ def parse_date(raw: object, order: DateOrder | str = DateOrder.DMY) -> date | No
 
 
 def _full_year(year: int, written: str) -> int:
-    return year + 2000 if len(written) == 2 else year
+    if len(written) != 2:
+        return year
+    return year + (2000 if year < TWO_DIGIT_PIVOT else 1900)
 
 
 def _make_date(y: int, m: int, d: int, raw: object, kind: str) -> date:

@@ -135,9 +135,16 @@ def distribution(history: list[dict[str, Any]], order: Sequence[str]) -> pd.Data
     return pd.DataFrame(rows, columns=["date", *order])
 
 
-def write_review(rev: Review, out: Path, rules: RuleSet) -> list[Path]:
-    """Write the review as CSV, XLSX or Markdown by ``out``'s extension, plus PNG charts."""
+def write_review(rev: Review, out: Path, rules: RuleSet, *, raw_csv: bool = False) -> list[Path]:
+    """Write the review as CSV, XLSX or Markdown by ``out``'s extension, plus PNG charts.
+
+    Text is written as text: a CSV cell that Excel would run as a formula gets a quote in
+    front (unless ``raw_csv``), and an XLSX cell starting with ``=`` is a text cell."""
     suffix = out.suffix.lower()
+    if out.is_dir():
+        from .paths import path_error
+
+        raise path_error(out, IsADirectoryError(out), "the report file")
     written = [out]
     if suffix == ".md":
         parts = [f"# Quarterly review {rev.since} .. {rev.as_of}"]
@@ -148,13 +155,20 @@ def write_review(rev: Review, out: Path, rules: RuleSet) -> list[Path]:
         with pd.ExcelWriter(out, engine="openpyxl") as writer:
             for title, frame in rev.sections():
                 frame.to_excel(writer, sheet_name=title[:31].replace("→", "-"), index=False)
+            for sheet in writer.book.worksheets:  # none of ours is a formula: text stays text
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        if cell.data_type == "f":
+                            cell.data_type = "s"
     elif suffix == ".csv":
         frames = []
         for title, frame in rev.sections():
             f = frame.copy()
             f.insert(0, "section", title)
             frames.append(f)
-        pd.concat(frames, ignore_index=True).to_csv(out, index=False, encoding="utf-8-sig")
+        from .csvout import write_csv
+
+        write_csv(pd.concat(frames, ignore_index=True), out, raw=raw_csv)
     else:
         raise InputError(f"{out}: the review can be written as .csv, .xlsx or .md")
     written += charts(rev, out.with_suffix(""), rules)

@@ -67,17 +67,37 @@ class Change:
 class StateStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        from .paths import path_error
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_dir():
+                raise IsADirectoryError(self.path)
             self.db = sqlite3.connect(self.path, timeout=30)
             self.db.executescript(SCHEMA)
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(edits)")}
             if "in_sheet" not in columns:  # state files of 0.1: edits were not in the History tab
                 with self.db:
                     self.db.execute("ALTER TABLE edits ADD COLUMN in_sheet INTEGER NOT NULL DEFAULT 0")
+            self._probe_writable()
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise path_error(self.path, exc, "the state file") from exc
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"State file {self.path} is not usable ({exc}). Move it away; "
                               "a new one is created (history starts again).") from exc
+
+    def _probe_writable(self) -> None:
+        """A read-only state file (or folder) fails here, naming the path, not halfway
+        through a sync; a file another sync is writing is writable, so "locked" is fine."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:  # a write rolled back: SQLite opens a file it may not write read-only
+                self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', '')")
+            finally:
+                self.db.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
 
     def close(self) -> None:
         self.db.close()

@@ -17,6 +17,11 @@ import numpy as np
 import pandas as pd
 
 from .parsing import (
+    CONTROL_PATTERN,
+    MAX_CELL_CHARS,
+    MAX_INTEGER_DIGITS,
+    MAX_YEAR,
+    MIN_YEAR,
     DateOrder,
     ParseError,
     parse_bool,
@@ -25,7 +30,10 @@ from .parsing import (
     parse_number,
     parse_text,
     separator_hint,
+    strip_control,
 )
+
+_CONTROL_RE = re.compile(CONTROL_PATTERN)
 
 
 class Kind(str, Enum):
@@ -89,13 +97,20 @@ class ParseOptions:
 
     decimal: str | None = None
     dates: DateOrder = DateOrder.DMY
+    years: tuple[int, int] = (MIN_YEAR, MAX_YEAR)  # dates outside are typos
 
 
 @dataclass(frozen=True)
 class Problem:
+    """A value of a client that could not be used as written.
+
+    ``blocking`` problems make the client unqualified; the others (control characters removed,
+    a text cut to Excel's cell limit) are only reported beside the client's category."""
+
     column: str
     value: object
     why: str
+    blocking: bool = True
 
     def __str__(self) -> str:
         if self.value is None:
@@ -186,18 +201,90 @@ def build_table(
     Canonical columns that the input does not have are added empty. Columns the mapping does
     not know ride along unchanged after the canonical ones.
     """
-    resolved = resolve_mapping(raw.columns, mapping, extra)
-    frame = pd.DataFrame(index=raw.index)
     problems: dict[int, list[Problem]] = {}
+    raw = clean_text(raw, problems)
+    resolved = resolve_mapping(raw.columns, mapping, extra)
+    _no_duplicate_sources(raw.columns, resolved)
+    frame = pd.DataFrame(index=raw.index)
     for canonical, kind in {**COLUMNS, **(extra or {})}.items():
         source = resolved.get(canonical)
         values = raw[source] if source is not None else pd.Series(None, index=raw.index, dtype=object)
         frame[canonical] = _parse_column(canonical, kind, values, options, problems)
     used = set(resolved.values())
-    for column in raw.columns:
-        if column not in used and column not in frame.columns:
-            frame[column] = raw[column]
+    for position, column in enumerate(raw.columns):
+        if column in used:
+            continue
+        name, n = column, 1
+        while name in frame.columns:  # a header written twice: the second gets " (2)"
+            if name == column and column in COLUMNS:
+                break
+            n += 1
+            name = f"{column} ({n})"
+        if name in frame.columns:
+            continue
+        frame[name] = raw.iloc[:, position]
     return ClientTable(frame, problems, resolved)
+
+
+def clean_text(raw: pd.DataFrame, problems: dict[int, list[Problem]]) -> pd.DataFrame:
+    """``raw`` with every text value made writable to any sheet: control characters (NUL,
+    ``\\x01``, ``\\x0b``...) removed and text longer than Excel's cell limit cut to it, each
+    reported once as a non-blocking problem of the client. Done when the table is built, so the
+    sheet, the state and the history never see such a value."""
+    out = raw
+    for position, column in enumerate(raw.columns):
+        values = raw.iloc[:, position]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        cleaned: dict[object, str] = {}
+        items = values.tolist()
+        texts = [v for v in items if isinstance(v, str)]
+        # the usual case, a clean column, is one search over the joined text
+        if not texts or (not _CONTROL_RE.search("\n".join(texts))
+                         and max(map(len, texts)) <= MAX_CELL_CHARS):
+            continue
+        for row, value in enumerate(items):
+            if not isinstance(value, str):
+                continue
+            label = values.index[row]
+            text, removed = strip_control(value)
+            long = len(text) > MAX_CELL_CHARS
+            if not removed and not long:
+                continue
+            name = str(column)
+            if removed:
+                problems.setdefault(label, []).append(Problem(
+                    name, None, f"{removed} control character(s) removed (invisible characters "
+                                "a sheet cannot hold; fix the value in the CRM)", blocking=False))
+            if long:
+                problems.setdefault(label, []).append(Problem(
+                    name, None, f"{len(text):,} characters, cut to {MAX_CELL_CHARS:,} (the most a "
+                                "spreadsheet cell holds)", blocking=False))
+                text = text[:MAX_CELL_CHARS]
+            cleaned[label] = text
+        if cleaned:
+            if out is raw:
+                out = raw.copy()
+            column_values = out.iloc[:, position].astype(object).copy()
+            for label, text in cleaned.items():
+                column_values.at[label] = text
+            out.isetitem(position, column_values)
+    return out
+
+
+def _no_duplicate_sources(headers: Iterable[object], resolved: Mapping[str, str]) -> None:
+    """Two input columns under the same header (``revenue`` twice, or ``Revenue`` and
+    ``revenue``) for a column we read: which one is meant cannot be guessed."""
+    headers = list(headers)
+    for canonical, source in resolved.items():
+        twins = [i for i, h in enumerate(headers) if header_key(h) == header_key(source)]
+        if len(twins) > 1:
+            from .errors import InputError
+
+            cols = " and ".join(f"column {i + 1} {headers[i]!r}" for i in twins)
+            raise InputError(
+                f"{cols} both hold {canonical}: keep one (rename or delete the other), or map "
+                f"the right one in sheets-sync.toml [fields], e.g. {canonical} = \"<its header>\"")
 
 
 def _parse_column(
@@ -206,13 +293,25 @@ def _parse_column(
 ) -> pd.Series:
     if kind in NUMERIC_KINDS and pd.api.types.is_numeric_dtype(values.dtype) \
             and not pd.api.types.is_bool_dtype(values.dtype):
-        out = values.astype("Float64")
-        if kind is Kind.COUNT:
-            negative = out.lt(0).fillna(False)
-            for label in out.index[negative.to_numpy(dtype=bool)]:
-                problems.setdefault(label, []).append(
-                    Problem(name, values.at[label], "is negative; a count cannot be"))
-            out = out.mask(negative)
+        floats = values.to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = {"is not a finite number": np.isinf(floats),
+                   f"has more than {MAX_INTEGER_DIGITS} digits before the decimal mark: too "
+                   "large to hold exactly (a typo?)": np.abs(floats) >= 10.0 ** MAX_INTEGER_DIGITS}
+            if kind is Kind.COUNT:
+                bad["is negative; a count cannot be"] = floats < 0
+                bad["is not a whole number; a count must be"] = \
+                    np.isfinite(floats) & (floats != np.floor(floats))
+        flagged = np.zeros(len(floats), dtype=bool)
+        for why, mask in bad.items():
+            mask = mask & ~flagged
+            for position in np.flatnonzero(mask):
+                raw = values.iloc[position]
+                raw = raw.item() if hasattr(raw, "item") else raw  # 2.5, not np.float64(2.5)
+                problems.setdefault(values.index[position], []).append(Problem(name, raw, why))
+            flagged |= mask
+        out = pd.Series(pd.array(np.where(flagged, np.nan, floats), dtype="Float64"),
+                        index=values.index)
         return out
     parser = _parser_for(kind, values, options)
     cache: dict[object, object] = {}
@@ -247,7 +346,7 @@ def _parser_for(kind: Kind, values: pd.Series, options: ParseOptions) -> Callabl
         fn = parse_count if kind is Kind.COUNT else parse_number
         return lambda raw: fn(raw, decimal)
     if kind is Kind.DATE:
-        return lambda raw: parse_date(raw, options.dates)
+        return lambda raw: parse_date(raw, options.dates, options.years)
     if kind is Kind.BOOL:
         return parse_bool
     return parse_text

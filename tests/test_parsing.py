@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sheets_sync.parsing import ParseError, parse_bool, parse_date, parse_number, separator_hint
+from sheets_sync.parsing import (
+    ParseError,
+    parse_bool,
+    parse_count,
+    parse_date,
+    parse_number,
+    separator_hint,
+    strip_control,
+)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -172,5 +180,62 @@ def test_date_parser_never_crashes(text: str) -> None:
 
 
 def test_serial_epoch() -> None:
-    assert parse_date(1) == date(1899, 12, 31)
+    assert parse_date(1, years=(1899, 2200)) == date(1899, 12, 31)
     assert parse_date(45000.75) == date(1899, 12, 30) + timedelta(days=45000)
+
+
+@pytest.mark.parametrize(("raw", "why"), [
+    ("9" * 401, "more than 15 digits"),
+    (10 ** 400, "more than 15 digits"),
+    ("1234567890123456789", "more than 15 digits"),
+    (float("inf"), "not a finite number"),
+    (1e300, "more than 15 digits"),
+])
+def test_numbers_beyond_float_precision_are_refused(raw: object, why: str) -> None:
+    with pytest.raises(ParseError, match=why):
+        parse_number(raw)
+
+
+def test_fifteen_digits_and_long_decimals_are_read() -> None:
+    assert parse_number("999999999999999") == 999999999999999.0
+    assert parse_number("0.30000000000000004") == pytest.approx(0.3)
+
+
+def test_counts_are_whole() -> None:
+    assert parse_count("3") == 3.0
+    with pytest.raises(ParseError, match="not a whole number"):
+        parse_count("2.5")
+
+
+@pytest.mark.parametrize("raw", ["31.12.9999", "01.01.1200", "1899-12-31", "2201-01-01",
+                                 date(9999, 12, 31), 2958465])
+def test_dates_outside_the_years_are_refused(raw: object) -> None:
+    with pytest.raises(ParseError, match="outside the years 1900-2200"):
+        parse_date(raw)
+
+
+def test_date_range_is_configurable() -> None:
+    assert parse_date("01.01.1850", years=(1800, 2200)) == date(1850, 1, 1)
+
+
+@pytest.mark.parametrize(("raw", "year"), [("01.01.85", 1985), ("01.01.30", 1930),
+                                          ("01.01.29", 2029), ("01.01.00", 2000),
+                                          ("01/01/99", 1999)])
+def test_two_digit_years_follow_one_rule(raw: str, year: int) -> None:
+    assert parse_date(raw).year == year
+
+
+@pytest.mark.parametrize("raw", ["2026-11-01 garbage", "01.11.2026 abc", "2026-11-01T"])
+def test_dates_with_trailing_text_are_refused(raw: str) -> None:
+    with pytest.raises(ParseError):
+        parse_date(raw)
+
+
+@pytest.mark.parametrize("raw", ["2026-11-01 10:00", "2026-11-01T10:00:00Z",
+                                 "2026-11-01 10:00:00.123+03:00", "01.11.2026 10:00"])
+def test_dates_with_a_time_are_read(raw: str) -> None:
+    assert parse_date(raw) == date(2026, 11, 1)
+
+
+def test_control_characters_are_stripped() -> None:
+    assert strip_control("A\x00c\x0bme\x01\tco") == ("Acme\tco", 3)

@@ -135,15 +135,61 @@ def parse(
     with their types) and ``params`` (thresholds), and the result type against ``want``."""
     if not isinstance(text, str):
         raise ExprError(f"a condition must be a string, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise ExprError(f"the condition has {len(text):,} characters, over the {MAX_CHARS:,} "
+                        "allowed; split it into METRICS")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"bad syntax: {exc.msg}", (exc.offset or 1) - 1) from None
+    except (RecursionError, MemoryError):
+        raise ExprError(_TOO_DEEP) from None
+    _check_size(tree.body)
     node = _Builder(names, params or {}).build(tree.body)
     got = type_of(node, names)
     if want is not None and got is not want:
         raise ExprError(f"the expression is a {got.value}, but a {want.value} is needed here")
     return node
+
+
+#: Limits of one condition, far above any real rule, so that every back end (pandas, SQL,
+#: formulas, the reason texts) can handle it without running out of stack or memory.
+MAX_CHARS = 20_000
+MAX_TERMS = 2000  # names, numbers and operators
+MAX_DEPTH = 50    # nesting of operators, parentheses and function calls
+MAX_NUMBER = 1e15  # numbers (and thresholds) beyond this are not held exactly by a float
+_TOO_DEEP = (f"the condition nests too deeply (more than {MAX_DEPTH} levels); simplify it or "
+             "split it into METRICS")
+
+
+def _check_size(root: ast.AST) -> None:
+    """Refuse a condition too big or too deep for the back ends, before building anything."""
+    terms = sum(1 for n in ast.walk(root) if isinstance(n, ast.expr))
+    if terms > MAX_TERMS:
+        raise ExprError(f"the condition has {terms:,} terms, over the {MAX_TERMS} allowed; "
+                        "split it into METRICS (each metric can use the ones before it)")
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExprError(_TOO_DEEP, getattr(node, "col_offset", None))
+        if isinstance(node, ast.BoolOp | ast.Compare):  # a flat list: one level for all
+            children = node.values if isinstance(node, ast.BoolOp) else [node.left, *node.comparators]
+            stack.extend((c, depth + 1) for c in children)
+            continue
+        stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node)
+                     if not isinstance(c, ast.expr_context | ast.operator | ast.unaryop
+                                       | ast.cmpop | ast.boolop))
+
+
+def check_number(value: object) -> str | None:
+    """Why ``value`` (a number in a rule or a threshold) cannot be used, or ``None``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value != value or abs(value) >= MAX_NUMBER:
+            shown = str(value) if len(str(value)) <= 20 else str(value)[:17] + "..."
+            return (f"the number {shown} is out of range (numbers in rules must be below "
+                    f"{MAX_NUMBER:,.0f})")
+    return None
 
 
 class _Builder:
@@ -158,6 +204,9 @@ class _Builder:
         return method(node)
 
     def _Constant(self, node: ast.Constant) -> Node:
+        why = check_number(node.value)
+        if why:
+            raise ExprError(why, node.col_offset)
         if isinstance(node.value, bool | int | float | str) and node.value is not ...:
             value = node.value if isinstance(node.value, bool | str) else float(node.value)
             return Const(value)

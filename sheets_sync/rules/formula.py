@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..errors import RulesError
+from ..metrics import RATIO_DECIMALS
 from .expr import And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param, Type
 from .loader import BUILTIN_METRICS, RuleSet
 
@@ -55,7 +56,7 @@ AS_OF_NAME = "as_of"
 
 FUNCTIONS_USED = ("IF", "AND", "OR", "NOT", "ISNUMBER", "ISLOGICAL", "ISBLANK", "N", "EXACT",
                   "UPPER", "TRIM", "ABS", "MIN", "MAX", "YEAR", "MONTH", "DAY", "INT",
-                  "SUMPRODUCT", "SUM", "ROW")
+                  "SUMPRODUCT", "SUM", "ROW", "ROUND")
 
 
 class Pareto(str, Enum):
@@ -161,10 +162,11 @@ def compile_rules(rules: RuleSet, refs: SheetRefs, pareto: Pareto = Pareto.LIVE)
     first, last = ref("first_order"), ref("last_order")
     add("profit", f'IF(AND(ISNUMBER({rev}),ISNUMBER({cost})),{rev}-{cost},"")', Type.NUMBER,
         "profit")
-    add("roi_pct", f'IF(AND(ISNUMBER({prof}),ISNUMBER({cost})),IF({cost}>0,{prof}/{cost}*100,""),"")',
-        Type.NUMBER, "roi_pct")
-    add("margin_pct", f'IF(AND(ISNUMBER({prof}),ISNUMBER({rev})),IF({rev}>0,{prof}/{rev}*100,""),"")',
-        Type.NUMBER, "margin_pct")
+    dec = RATIO_DECIMALS  # rounded as pandas and SQL round them: 3.30 on 2.20 is 50 exactly
+    add("roi_pct", f'IF(AND(ISNUMBER({prof}),ISNUMBER({cost})),'
+                   f'IF({cost}>0,ROUND({prof}/{cost}*100,{dec}),""),"")', Type.NUMBER, "roi_pct")
+    add("margin_pct", f'IF(AND(ISNUMBER({prof}),ISNUMBER({rev})),'
+                      f'IF({rev}>0,ROUND({prof}/{rev}*100,{dec}),""),"")', Type.NUMBER, "margin_pct")
     add("tenure_months",
         f'IF(ISNUMBER({first}),(YEAR({as_of})-YEAR({first}))*12+(MONTH({as_of})-MONTH({first}))'
         f'-IF(DAY({first})>DAY({as_of}),1,0),"")', Type.NUMBER, "tenure_months")

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import RulesError
 from ..table import COLUMNS, Kind
-from .expr import ExprError, Node, Type, parse, to_text
+from .expr import ExprError, Node, Type, check_number, parse, to_text
 
 #: Metrics computed before any rule runs (documented in the README and in rules.py).
 BUILTIN_METRICS: dict[str, str] = {
@@ -36,6 +36,8 @@ RESERVED_CODES = {"unqualified"}
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]{0,15}$")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+#: A rules file bigger than this is refused before it is parsed (the default is about 6 kB).
+MAX_RULES_BYTES = 1_000_000
 _SETTINGS = ("THRESHOLDS", "COLUMNS", "REQUIRED", "METRICS", "STAGES", "CATEGORIES")
 
 
@@ -86,6 +88,11 @@ def load_rules(path: str | Path) -> RuleSet:
     """Read and validate a rules file; raise :class:`RulesError` naming what to fix."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_RULES_BYTES:
+            raise RulesError(f"the rules file is {size / 1e6:,.1f} MB, over the "
+                             f"{MAX_RULES_BYTES // 1000:,} kB a rules file may have (the default "
+                             "is about 6 kB): is it the right file?", path=str(path))
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RulesError("the rules file does not exist (run `sheets-sync demo` for an example)",
@@ -96,10 +103,16 @@ def load_rules(path: str | Path) -> RuleSet:
 
 
 def parse_rules(source: str, path: str = "rules.py") -> RuleSet:
+    if len(source) > MAX_RULES_BYTES:
+        raise RulesError(f"the rules text has {len(source):,} characters, over the "
+                         f"{MAX_RULES_BYTES:,} allowed", path=path)
     try:
         module = ast.parse(source, filename=path)
     except SyntaxError as exc:
         raise RulesError(f"bad Python syntax: {exc.msg}", path=path, line=exc.lineno) from None
+    except (RecursionError, MemoryError):
+        raise RulesError("the rules file nests lists or dicts too deeply to read", path=path) \
+            from None
     values: dict[str, tuple[ast.expr, int]] = {}
     for stmt in module.body:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
@@ -111,6 +124,9 @@ def parse_rules(source: str, path: str = "rules.py") -> RuleSet:
                 if name not in _SETTINGS:
                     raise RulesError(f"unknown setting {name!r} (known: {', '.join(_SETTINGS)})",
                                      path=path, line=stmt.lineno)
+                if name in values:
+                    raise RulesError(f"{name} is assigned twice (first on line "
+                                     f"{values[name][1]}); keep one", path=path, line=stmt.lineno)
                 values[name] = (stmt.value, stmt.lineno)
                 continue
         raise RulesError(
@@ -130,11 +146,32 @@ class _Reader:
         if name not in self.values:
             return default, None
         node, line = self.values[name]
+        self.no_duplicate_keys(name, node)
         try:
             return ast.literal_eval(node), node
-        except ValueError:
+        except (ValueError, TypeError, SyntaxError):
             raise self.fail(f"{name} must hold only literal values (strings, numbers, lists, "
                             "dicts); no names or calls", line) from None
+        except (RecursionError, MemoryError):
+            raise self.fail(f"{name} nests too deeply to read", line) from None
+
+    def no_duplicate_keys(self, name: str, node: ast.expr) -> None:
+        """A key written twice in a dict (ast.literal_eval would silently keep the last)."""
+        for d in ast.walk(node):
+            if not isinstance(d, ast.Dict):
+                continue
+            seen: dict[object, int] = {}
+            for key in d.keys:
+                if not isinstance(key, ast.Constant):
+                    continue
+                try:
+                    first = seen.get(key.value)
+                except TypeError:
+                    continue
+                if first is not None:
+                    raise self.fail(f"{name}: key {key.value!r} is written twice (first on line "
+                                    f"{first}); keep one", key.lineno)
+                seen[key.value] = key.lineno
 
     def read(self) -> RuleSet:
         thresholds, th_node = self.literal("THRESHOLDS", {})
@@ -145,8 +182,12 @@ class _Reader:
                 raise self.fail(f"threshold name {name!r} must be a lower-case identifier",
                                 _line(th_node))
             if isinstance(value, bool) or not isinstance(value, int | float | str):
-                raise self.fail(f"threshold {name!r} must be a number or a string, not {value!r}",
-                                _line(th_node))
+                raise self.fail(f"threshold {name!r} must be a number or a string, not "
+                                f"{_clip(value)}", _line(th_node))
+            why = check_number(value)
+            if why:
+                raise self.fail(f"threshold {name!r}: {why}", _key_lines(th_node).get(
+                    name, _line(th_node)))
         columns = self.read_columns()
         names: dict[str, Type] = {c: KIND_TYPES[k] for c, k in {**COLUMNS, **columns}.items()}
         names.update(dict.fromkeys(BUILTIN_METRICS, Type.NUMBER))
@@ -253,6 +294,11 @@ class _Reader:
                 raise self.fail("title and strategy must be text", line, code)
             out.append(Category(code, title, expr, when, strategy, colour.upper(), when_line))
         return out
+
+
+def _clip(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _line(node: ast.AST | None) -> int | None:

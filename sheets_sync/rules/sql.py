@@ -36,7 +36,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from ..parsing import _FALSE, _TRUE, EMPTY_MARKERS
+from ..parsing import _FALSE, _TRUE, EMPTY_MARKERS, MAX_INTEGER_DIGITS, MAX_YEAR, MIN_YEAR, TWO_DIGIT_PIVOT
 from ..table import COLUMNS, Kind
 from .expr import ARITH_OPS, And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param, Type, to_text
 from .loader import RuleSet
@@ -47,8 +47,10 @@ NUMERIC_KINDS = (Kind.MONEY, Kind.NUMBER, Kind.COUNT)
 NO_RULE = "category: no rule matched (add a catch-all category last, with when = 'true')"
 _MARKERS = sorted(EMPTY_MARKERS)
 _NUMBER_RE = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
-_DATE_RE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?$"
-_DOTTED_RE = r"^[0-9]{1,2}\.[0-9]{1,2}\.([0-9]{2}|[0-9]{4})(\s.*)?$"
+# as parsing.py reads them: a date, then nothing or a time of day (not "2026-11-01 garbage")
+_TIME_RE = r"([ T]\s*[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*(Z|[-+][0-9]{2}(:?[0-9]{2})?)?)?"
+_DATE_RE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}" + _TIME_RE + "$"
+_DOTTED_RE = r"^[0-9]{1,2}\.[0-9]{1,2}\.([0-9]{2}|[0-9]{4})" + _TIME_RE + "$"
 _MAX_SERIAL = 2958465
 
 
@@ -81,6 +83,15 @@ class _Parser:
             raise Unsupported(f"in-database categorizing supports PostgreSQL and SQLite, not "
                               f"{dialect}")
         self.pg = dialect == "postgresql"
+
+    def round_ratio(self, value: sa.ColumnElement) -> sa.ColumnElement:
+        """A derived ratio rounded as :func:`sheets_sync.metrics.round_ratio` rounds it (half
+        away from zero; PostgreSQL rounds a double only through numeric)."""
+        from ..metrics import RATIO_DECIMALS
+
+        if self.pg:
+            return sa.cast(sa.func.round(sa.cast(value, sa.Numeric), RATIO_DECIMALS), sa.Float)
+        return sa.func.round(value, RATIO_DECIMALS)
 
     def trim(self, text: sa.ColumnElement) -> sa.ColumnElement:
         return sa.func.trim(text, SPACES) if not self.pg else sa.func.btrim(text, SPACES)
@@ -158,7 +169,8 @@ class _Parser:
             dotted = s.regexp_match(_DOTTED_RE)
             y = sa.case((iso, sa.cast(sa.func.split_part(s, "-", 1), sa.Integer)),
                         (dotted, sa.cast(sa.func.substring(s, r"^\d+\.\d+\.(\d+)"), sa.Integer)))
-            y = sa.case((sa.and_(dotted, y < 100), y + 2000), else_=y)
+            y = sa.case((sa.and_(dotted, y < TWO_DIGIT_PIVOT), y + 2000),
+                        (sa.and_(dotted, y < 100), y + 1900), else_=y)
             m = sa.case((iso, sa.cast(sa.func.split_part(s, "-", 2), sa.Integer)),
                         (dotted, sa.cast(sa.func.split_part(s, ".", 2), sa.Integer)))
             d = sa.case((iso, sa.cast(sa.func.substring(sa.func.split_part(s, "-", 3), "^[0-9]+"),
@@ -173,14 +185,14 @@ class _Parser:
         head = sa.func.substr(s, 1, 10)
         iso = sa.and_(t == "text",
                       head.op("GLOB")("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"),
-                      sa.func.substr(s, 11, 1).in_(["", " ", "T"]))
+                      self._time_tail(sa.func.substr(s, 11)))
         y = sa.cast(sa.func.substr(s, 1, 4), sa.Integer)
         m = sa.cast(sa.func.substr(s, 6, 2), sa.Integer)
         d = sa.cast(sa.func.substr(s, 9, 2), sa.Integer)
         iso_ok = sa.and_(iso, self._ymd_valid(y, m, d))
         dotted = sa.and_(t == "text",
                          head.op("GLOB")("[0-9][0-9].[0-9][0-9].[0-9][0-9][0-9][0-9]"),
-                         sa.func.substr(s, 11, 1).in_(["", " "]))
+                         self._time_tail(sa.func.substr(s, 11)))
         dy = sa.cast(sa.func.substr(s, 7, 4), sa.Integer)
         dm = sa.cast(sa.func.substr(s, 4, 2), sa.Integer)
         dd = sa.cast(sa.func.substr(s, 1, 2), sa.Integer)
@@ -197,6 +209,38 @@ class _Parser:
         bad = sa.case((blank, sa.false()), (iso_ok, sa.false()), (dotted_ok, sa.false()),
                       (serial_ok, sa.false()), else_=sa.true())
         return value, bad
+
+    @staticmethod
+    def _time_tail(rest: sa.ColumnElement) -> sa.ColumnElement:
+        """SQLite: what follows a date is nothing or a time of day (``10:00``...)."""
+        return sa.or_(rest == "", rest.op("GLOB")("[ T][0-9]:[0-9][0-9]*"),
+                      rest.op("GLOB")("[ T][0-9][0-9]:[0-9][0-9]*"))
+
+    def year(self, d: sa.ColumnElement) -> sa.ColumnElement:
+        if self.pg:
+            return sa.cast(sa.extract("year", d), sa.Integer)
+        return sa.cast(sa.func.substr(d, 1, 4), sa.Integer)
+
+    def checked(self, name: str, kind: Kind, value: sa.ColumnElement, as_of: date
+                ) -> sa.ColumnElement:
+        """``value`` as pandas keeps it, NULL (so: not readable) where parsing.py refuses it:
+        more than 15 digits or infinite, a count not whole, a date outside the years or an
+        order date after ``as_of``."""
+        if kind in NUMERIC_KINDS:
+            limit = 10.0 ** MAX_INTEGER_DIGITS
+            conditions = [sa.func.abs(value) < limit]
+            if kind is Kind.COUNT:
+                whole = sa.cast(value, sa.BigInteger) if self.pg else sa.cast(value, sa.Integer)
+                return sa.case((sa.func.abs(value) >= limit, sa.null()),
+                               (value != whole, sa.null()), else_=value)
+            return sa.case((sa.and_(*conditions), value))
+        if kind is Kind.DATE:
+            ok = sa.and_(self.year(value) >= MIN_YEAR, self.year(value) <= MAX_YEAR)
+            if name in ("first_order", "last_order"):
+                day = sa.literal(as_of, sa.Date) if self.pg else sa.literal(as_of.isoformat())
+                ok = sa.and_(ok, value <= day)
+            return sa.case((ok, value))
+        return value
 
     def boolean(self, col: sa.ColumnElement) -> tuple[sa.ColumnElement, sa.ColumnElement]:
         if self.pg and isinstance(col.type, sa.Boolean):
@@ -317,11 +361,17 @@ def compile_rules(rules: RuleSet, source: sa.FromClause, mapping: Mapping[str, s
     for name, kind in kinds.items():
         raw = source.c[mapping[name]] if name in mapping else None
         value, bad = parser.parse(raw, kind)
+        if raw is not None and kind in (*NUMERIC_KINDS, Kind.DATE):  # limited a layer later
+            bad = sa.true() if bad is None or isinstance(bad, sa.sql.elements.False_) else bad
         cols.append(value.label(name))
         if raw is not None and bad is not None and not isinstance(bad, sa.sql.elements.False_):
             cols.append(raw.label(f"_raw_{name}"))
             bad_names.append(name)
     parsed = _fenced(sa.select(*cols)).subquery("parsed")
+    limited = [parser.checked(c.name, kinds[c.name], c, as_of).label(c.name)
+               if c.name in bad_names and kinds[c.name] in (*NUMERIC_KINDS, Kind.DATE) else c
+               for c in parsed.c]
+    parsed = _fenced(sa.select(*limited)).subquery("limited")
     flags = [sa.case((parsed.c[n].is_not(None), sa.false()),
                      (parser.blank_raw(parsed.c[f"_raw_{n}"]), sa.false()),
                      else_=sa.true()).label(f"_bad_{n}") for n in bad_names]
@@ -352,8 +402,8 @@ def compile_rules(rules: RuleSet, source: sa.FromClause, mapping: Mapping[str, s
     base: sa.Select = sa.select(
         *p, qualified.label("_qualified"), problem_text.label("_problems"),
         profit.label("profit"),
-        sa.case((p.costs > 0, profit / p.costs * 100)).label("roi_pct"),
-        sa.case((p.revenue > 0, profit / p.revenue * 100)).label("margin_pct"),
+        sa.case((p.costs > 0, parser.round_ratio(profit / p.costs * 100))).label("roi_pct"),
+        sa.case((p.revenue > 0, parser.round_ratio(profit / p.revenue * 100))).label("margin_pct"),
         tenure.label("tenure_months"),
         parser.days_since(p.last_order, as_of).label("recency_days"),
     )

@@ -186,3 +186,63 @@ def test_messy_text_is_unqualified_in_the_database_not_misread(db_factory, tmp_p
     assert rows[1].category == "unqualified"
     assert rows[1].reason == "unqualified: revenue: not readable in the database"
     assert rows[2].category != "unqualified" and rows[2].reason.startswith(f"{rows[2].category}: ")
+
+
+@pytest.mark.parametrize(("revenue", "costs", "roi"), [(3.30, 2.20, 50.0), (0.3, 0.1, 200.0),
+                                                       (1.15, 1.0, 15.0)])
+def test_ratios_at_a_threshold_agree_exactly(db: Db, tmp_path: Path, revenue: float, costs: float,
+                                             roi: float) -> None:
+    """Float noise never decides a threshold: 3.30 on 2.20 is ROI 50 exactly (not
+    49.99999999999998) in pandas and in the database, so `roi_pct >= 50` holds in both."""
+    rules = parse_rules(f'CATEGORIES = [{{"code": "A", "when": "roi_pct >= {roi} and '
+                        f'roi_pct <= {roi}"}}, {{"code": "D", "when": "true"}}]', "ratio")
+    table = create_table(db)
+    with db.engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": 1, "revenue_rub": revenue, "costs_rub": costs}])
+    crm = crm_for(db, tmp_path)
+    try:
+        pandas_side, sql_side = both_ways_with(crm, rules)
+    finally:
+        crm.close()
+    assert pandas_side["1"][0] == "A"
+    assert sql_side == pandas_side
+
+
+def both_ways_with(crm: SqlCrm, rules: object) -> tuple[dict, dict]:
+    RULES["_ratio"] = rules
+    try:
+        return both_ways(crm, "_ratio")
+    finally:
+        del RULES["_ratio"]
+
+
+BAD_VALUES = {  # column -> values pandas refuses; the database must refuse them too
+    "sqlite": [("revenue_rub", "1" + "9" * 400), ("revenue_rub", 1e300), ("revenue_rub", float("inf")),
+               ("orders_12m", 2.5), ("orders_12m", "2.5"), ("first_order", "31.12.9999"),
+               ("last_order", "1200-01-01"), ("last_order", "2026-11-01 garbage"),
+               ("last_order", "2027-01-05"), ("first_order", "2026-11-24 10:00")],
+    "postgresql": [("revenue_rub", 1e300), ("last_order", date(2201, 1, 1)),
+                   ("last_order", date(2027, 1, 5)), ("first_order", date(1850, 1, 1))],
+}
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_values_pandas_refuses_are_unqualified_in_the_database_too(db: Db, tmp_path: Path,
+                                                                    case: int) -> None:
+    cases = BAD_VALUES[db.kind]
+    if case >= len(cases):
+        return
+    column, value = cases[case]
+    table = create_table(db)
+    good = {"revenue_rub": 200_000, "costs_rub": 100_000, "orders_12m": 5,
+            "first_order": date(2020, 1, 1) if db.kind != "sqlite" else "2020-01-01",
+            "last_order": date(2026, 11, 1) if db.kind != "sqlite" else "2026-11-01"}
+    with db.engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": 1, **good, column: value}, {"id": 2, **good}])
+    crm = crm_for(db, tmp_path)
+    try:
+        pandas_side, sql_side = both_ways(crm, "default")
+    finally:
+        crm.close()
+    assert pandas_side["1"][0] == "unqualified" and pandas_side["2"][0] != "unqualified"
+    assert sql_side == pandas_side
