@@ -75,7 +75,10 @@ def _step(ctx: Context, name: str) -> None:
 
 def open_context(config: Config, clock: Clock | None = None, options: SyncOptions | None = None) -> Context:
     """Load the rules first (a broken rules file fails before any data is touched)."""
+    from .config import check_fields
+
     rules = load_rules(config.rules_path)
+    check_fields(config, rules.columns)
     started = (clock or now)()
     return Context(config, rules, open_crm(config.crm), open_sheet(config.sheet),
                    StateStore(config.state_path), started, options=options or SyncOptions())
@@ -83,12 +86,9 @@ def open_context(config: Config, clock: Clock | None = None, options: SyncOption
 
 def now() -> datetime:
     """The current time; ``SHEETS_SYNC_NOW`` (ISO 8601) fixes it, for tests and replays."""
-    import os
+    from .config import fixed_now
 
-    fixed = os.environ.get("SHEETS_SYNC_NOW")
-    if fixed:
-        return datetime.fromisoformat(fixed)
-    return datetime.now().replace(microsecond=0)
+    return fixed_now() or datetime.now().replace(microsecond=0)
 
 
 _now = now  # the name the export module imports
@@ -113,13 +113,17 @@ def sync_lock(config: Config, wait: float = 0.0) -> FileLock:
 
 @contextmanager
 def locked(config: Config, wait: float = 0.0) -> Iterator[None]:
+    from .paths import path_error
+
     lock = sync_lock(config, wait)
     try:
         lock.acquire()
-    except Timeout:
+    except Timeout:  # (a subclass of OSError: first)
         raise LockedError(f"Another sync of {config.path.name} is running (lock "
                           f"{lock.lock_file}); waited {wait:g} s. Try again later, or pass "
                           "--wait SECONDS.") from None
+    except OSError as exc:
+        raise path_error(lock.lock_file, exc, "the lock file (beside the state file)") from exc
     try:
         yield
     finally:
