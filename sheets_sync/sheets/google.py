@@ -135,9 +135,12 @@ class GoogleSheet:
         except APIError as exc:
             raise self._explain(exc) from exc
         except GoogleAuthError as exc:
-            raise ConfigError(f"Google refused the credentials in {self.credentials_file}: "
-                              f"{_first_line(exc)}. Check that the key is current (not deleted in the "
-                              "Google Cloud console).") from None
+            raise self._refused(exc) from None
+
+    def _refused(self, exc: Exception) -> ConfigError:
+        return ConfigError(f"Google refused the credentials in {self.credentials_file}: "
+                           f"{_first_line(exc)}. Check that the key is current (not deleted in the "
+                           "Google Cloud console).")
 
     def _explain(self, exc: APIError) -> Exception:
         code = exc.code
@@ -168,12 +171,16 @@ class GoogleSheet:
 
     # -- read
     def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]:
+        from google.auth.exceptions import GoogleAuthError
+
         params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
                   "majorDimension": "ROWS"}
         self._meta = None
         try:
             wanted = list(tabs)
             reply = self.http.values_batch_get(self.key, [quote_tab(t) for t in wanted], params=params)
+        except GoogleAuthError as exc:
+            raise self._refused(exc) from None
         except APIError as exc:
             if exc.code != 400:
                 raise self._explain(exc) from exc

@@ -220,3 +220,13 @@ def test_big_writes_are_split_into_complete_parts() -> None:
     parts = list(_split(data))
     assert len(parts) > 1 and [d for p in parts for d in p] == data
     assert all(len(json.dumps(p).encode()) <= MAX_PAYLOAD for p in parts)
+
+
+def test_a_key_google_refuses_is_one_clear_line_in_sync_and_check(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    from sheets_sync.emulators.google_sheets.auth import new_key_pair
+
+    _, other_public = new_key_pair()
+    google_demo.server.state.register_service_account(SA_EMAIL, other_public)  # the key was rotated
+    for args in (("sync",), ("check",)):
+        out = cli(*args, "--config", str(google_demo.config), code=2)
+        assert "Google refused the credentials in" in out and "Traceback" not in out, out
