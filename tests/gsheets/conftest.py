@@ -38,8 +38,12 @@ class GoogleDemo:
         return self.server.state.read_values(self.key, f"'{tab}'")
 
     def table(self) -> tuple[dict[str, int], dict[str, list]]:
+        """Header positions and rows by id; fails on an id in two rows (a dict would hide it)."""
         rows = self.values()
         col = {h: i for i, h in enumerate(rows[0])}
+        ids = [str(r[col["id"]]) for r in rows[1:] if len(r) > col["id"] and r[col["id"]] != ""]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        assert not twice, f"clients in more than one row: {twice}"
         return col, {str(r[col["id"]]): r + [""] * (len(rows[0]) - len(r)) for r in rows[1:]}
 
     def actions(self) -> list[str]:
