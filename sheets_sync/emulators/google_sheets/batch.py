@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from . import fieldmask, metadata
+from . import fieldmask, formulas, metadata
 from .common import Ctx, apply_fields, bounds, dim_bounds, dim_range_json, get_path, set_path
 from .errors import ApiError, bad_request, field_violation
 from .metadata import copy_spreadsheet, metadata_ranges, search_metadata
@@ -217,6 +217,12 @@ def _text_width(text: str) -> int:
 
 def _auto_resize(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     sheet, dim, start, end = dim_bounds(ctx, req["dimensions"])
+    with formulas.caching():
+        _resize(sheet, dim, start, end)
+    return {}
+
+
+def _resize(sheet: Sheet, dim: str, start: int, end: int) -> None:
     for i in range(start, end):
         if dim == "COLUMNS":
             texts = [str(sheet.render(r, i, "FORMATTED_VALUE", "FORMATTED_STRING") or "") for r in sheet.rows]
@@ -226,7 +232,6 @@ def _auto_resize(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
             lines = max([str(sheet.render(i, c, "FORMATTED_VALUE", "FORMATTED_STRING") or "").count("\n") + 1
                          for c in (sheet.rows.get(i) or {})], default=1)
             sheet.row_meta.setdefault(i, {})["pixelSize"] = 21 * lines
-    return {}
 
 
 def _dimension_group(ctx: Ctx, req: dict[str, Any], add: bool) -> dict[str, Any]:
@@ -288,6 +293,7 @@ def _add_sheet(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
             set_path(sheet.props["gridProperties"], [key], value)
     _normalise_tab_color(sheet.props)
     ss.sheets.append(sheet)
+    formulas.attach(ss)
     ss.reindex()
     return {"addSheet": {"properties": deep_copy(sheet.props)}}
 
@@ -486,7 +492,8 @@ def _sort_range(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     last = max([r for r in sheet.rows if sr <= r < er], default=sr - 1)
     order = list(range(sr, last + 1))
     snapshot = {r: {c: sheet.rows[r][c] for c in (sheet.rows.get(r) or {}) if sc <= c < ec} for r in order}
-    values = {r: {s["dimensionIndex"]: sheet.effective(r, s["dimensionIndex"]) for s in specs} for r in order}
+    with formulas.caching():
+        values = {r: {s["dimensionIndex"]: sheet.effective(r, s["dimensionIndex"]) for s in specs} for r in order}
 
     def compare(a: int, b: int) -> int:
         for spec in specs:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from . import a1, auth, fieldmask
+from . import a1, auth, fieldmask, formulas
 from .batch import batch_update
 from .errors import NOT_FOUND, PERMISSION_DENIED, ApiError, bad_request, field_violation
 from .render import spreadsheet_json
@@ -73,6 +73,12 @@ def _major(body_or_query: Any) -> str:
 
 def read_value_range(ss: Spreadsheet, text: str, value_render: str, date_render: str,
                      major: str) -> dict[str, Any]:
+    with formulas.caching():  # each formula cell computed once for this read
+        return _read_value_range(ss, text, value_render, date_render, major)
+
+
+def _read_value_range(ss: Spreadsheet, text: str, value_render: str, date_render: str,
+                      major: str) -> dict[str, Any]:
     sheet, grid = ss.resolve_range(text)
     sr, er, sc, ec = ss.bounded(sheet, grid, text)
     out: dict[str, Any] = {"range": a1.format_range(sheet.title, sr, er, sc, ec), "majorDimension": major}
@@ -561,8 +567,9 @@ def drive_export(call: Call) -> Reply:
     # Google's export has no line break after the last row.
     last_row = sheet.last_data_row()
     width = max((max(row) + 1 for row in sheet.rows.values() if row), default=0)
-    for r in range(last_row):
-        writer.writerow([sheet.render(r, c, "FORMATTED_VALUE", "FORMATTED_STRING") or "" for c in range(width)])
+    with formulas.caching():
+        for r in range(last_row):
+            writer.writerow([sheet.render(r, c, "FORMATTED_VALUE", "FORMATTED_STRING") or "" for c in range(width)])
     return Reply(body=buf.getvalue().removesuffix("\r\n").encode(), content_type=mime)
 
 
@@ -576,6 +583,7 @@ def drive_upload_csv(call: Call) -> Reply:
                   max([26] + [len(r) for r in rows]))
     sheet.locale = ss.props.get("locale", "en_US")
     ss.sheets = [sheet]
+    formulas.attach(ss)
     ss.props["timeZone"] = "America/Los_Angeles"  # what Drive's conversion sets
     for r, row in enumerate(rows):
         for c, text in enumerate(row):

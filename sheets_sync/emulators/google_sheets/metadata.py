@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import a1, fieldmask
+from . import a1, fieldmask, formulas
 from .common import Ctx, dim_bounds, dim_range_json, grid_json
 from .errors import bad_request
 from .render import normalise_format
@@ -266,4 +266,5 @@ def copy_spreadsheet(state: EmulatorState, src: Spreadsheet, title: str, owner: 
     new.id, new.owner = keep_id, owner
     new.props["title"] = title
     new.permissions = []
+    formulas.attach(new)
     return new

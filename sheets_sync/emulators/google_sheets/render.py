@@ -6,7 +6,7 @@ import math
 import struct
 from typing import Any
 
-from . import fieldmask
+from . import fieldmask, formulas
 from .a1 import A1Error
 from .errors import bad_request
 from .state import DEFAULT_COL_PX, DEFAULT_ROW_PX, Sheet, Spreadsheet, deep_copy
@@ -173,6 +173,11 @@ def sheet_json(ss: Spreadsheet, sheet: Sheet) -> dict[str, Any]:
 
 
 def spreadsheet_json(ss: Spreadsheet, include_grid: bool, ranges: list[str], mask_text: str | None) -> dict[str, Any]:
+    with formulas.caching():  # each formula cell computed once for this read
+        return _spreadsheet_json(ss, include_grid, ranges, mask_text)
+
+
+def _spreadsheet_json(ss: Spreadsheet, include_grid: bool, ranges: list[str], mask_text: str | None) -> dict[str, Any]:
     try:
         mask = fieldmask.parse(mask_text or "")
     except ValueError as err:

@@ -18,12 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import a1
+from . import a1, formulas
 from .errors import CELL_LIMIT, CELL_LIMIT_MESSAGE, ApiError, bad_request
 from .values import (
     Cell,
     as_json_number,
-    evaluate,
     format_with_pattern,
     general_number,
     is_date_format,
@@ -110,6 +109,7 @@ class Sheet:
         self.row_groups: list[dict[str, Any]] = []
         self.column_groups: list[dict[str, Any]] = []
         self.locale = "en_US"
+        self.book_ref: Any = None  # weakref to the Spreadsheet (set by formulas.attach)
         # During a batchUpdate: ids of the cells created or copied by it (copy-on-write, so the
         # snapshot taken before the batch keeps the original Cell objects intact).
         self.fresh: set[int] | None = None
@@ -181,15 +181,19 @@ class Sheet:
                 row[c].value = None
                 self.drop_if_blank(r, c)
 
-    def effective(self, r: int, c: int, depth: int = 0) -> Any:
+    def effective(self, r: int, c: int) -> Any:
+        """The cell's value (a formula's computed value; an error as its code, ``"#N/A"``)."""
         cell = self.cell(r, c)
         if cell is None or cell.kind is None:
             return None
-        if cell.kind == "f":
-            if depth > 64:
-                return "#REF!"
-            return evaluate(cell.value, lambda rr, cc: self.effective(rr, cc, depth + 1))
-        return cell.value
+        if cell.kind != "f":
+            return cell.value
+        value = formulas.cell_value(self, r, c)
+        if isinstance(value, formulas.Err):
+            return value.code
+        if isinstance(value, float):
+            return as_json_number(value)
+        return "" if value is None else value
 
     def render(self, r: int, c: int, value_render: str, date_render: str) -> Any:
         """One value as the values API shows it; None for an empty cell."""
@@ -596,6 +600,7 @@ class EmulatorState:
                 sheet = Sheet(0 if i == 0 else self.new_int_id(), t, i, rows, cols)
                 sheet.locale = locale
                 ss.sheets.append(sheet)
+            formulas.attach(ss)
             self.spreadsheets[sid] = ss
             return ss
 
