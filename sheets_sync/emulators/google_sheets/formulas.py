@@ -556,4 +556,40 @@ def function(*names: str, lazy: bool = False, args: tuple[int, int | None] = (0,
     return register
 
 
+
+
+_CELL_PART = re.compile(r"(\$?)([A-Za-z]{1,3})(\$?)(\d+)")
+
+
+def shift(formula: str, rows: int, cols: int) -> str:
+    """``formula`` moved by ``rows`` x ``cols``: relative references move, ``$`` parts stay
+    (how a conditional format's custom formula applies to each cell of its range)."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(formula):
+        m = _TOKEN_RE.match(formula, pos)
+        if not m or m.end() == pos:
+            return formula
+        if m.lastgroup != "ref":
+            out.append(formula[pos:m.end()])
+        else:
+            text = m.group("ref")
+            cut = text.rfind("!") + 1
+
+            def move(part: re.Match[str]) -> str:
+                col = a1.letters_to_col(part[2]) + (0 if part[1] else cols)
+                row = int(part[4]) + (0 if part[3] else rows)
+                if col < 0 or row < 1:
+                    raise ValueError
+                return f"{part[1]}{a1.col_to_letters(col)}{part[3]}{row}"
+
+            try:
+                moved = text[:cut] + _CELL_PART.sub(move, text[cut:])
+            except ValueError:
+                moved = "#REF!"
+            out.append(formula[pos:m.start("ref")] + moved)
+        pos = m.end()
+    return "".join(out)
+
+
 from . import functions as _functions  # noqa: E402, F401 - registers the functions

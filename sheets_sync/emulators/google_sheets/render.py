@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import math
+import re
 import struct
 from typing import Any
 
 from . import fieldmask, formulas
 from .a1 import A1Error
+from .conditional import conditional_format
 from .errors import bad_request
 from .state import DEFAULT_COL_PX, DEFAULT_ROW_PX, Sheet, Spreadsheet, deep_copy
 from .values import ERRORS, Cell, as_json_number
 
 COLOR_KEYS = ("red", "green", "blue", "alpha")
+
+
+def _f32(v: float) -> float:
+    return struct.unpack("f", struct.pack("f", v))[0]
 
 
 def float32(v: float) -> float | int:
@@ -34,8 +40,8 @@ def normalise_color(color: dict[str, Any] | None) -> dict[str, Any]:
         v = (color or {}).get(key)
         if v is None:
             continue
-        if key != "alpha":
-            v = math.floor(float(v) * 255 + 1e-6) / 255  # Sheets truncates: 0.5 -> 127/255
+        if key != "alpha":  # float32 like Google, then truncated to 8 bits: 0.5 -> 127/255
+            v = math.floor(_f32(_f32(float(v)) * 255)) / 255
         v = float32(v)
         if v:
             out[key] = v
@@ -99,11 +105,32 @@ def cell_json(sheet: Sheet, ss: Spreadsheet, r: int, c: int, cell: Cell | None) 
         out["userEnteredFormat"] = deep_copy(cell.fmt)
     if cell.kind is not None or cell.fmt:
         out["effectiveFormat"] = deep_merge(ss.props["defaultFormat"], cell.fmt or {})
+        conditional = conditional_format(sheet, r, c)
+        if conditional:
+            out["effectiveFormat"] = deep_merge(out["effectiveFormat"], conditional)
+    link = _hyperlink(cell)
+    if link:
+        out["hyperlink"] = link
     if cell.note:
         out["note"] = cell.note
+    if cell.runs:
+        out["textFormatRuns"] = deep_copy(cell.runs)
     if cell.validation:
         out["dataValidation"] = deep_copy(cell.validation)
     return out
+
+
+_HYPERLINK_RE = re.compile(r'^=\s*HYPERLINK\(\s*"((?:[^"]|"")*)"', re.IGNORECASE)
+
+
+def _hyperlink(cell: Cell) -> str | None:
+    """The link Google reports: a ``=HYPERLINK("url", ...)`` formula or the format's link."""
+    if cell.kind == "f":
+        m = _HYPERLINK_RE.match(str(cell.value))
+        if m:
+            return m.group(1).replace('""', '"')
+    link = ((cell.fmt or {}).get("textFormat") or {}).get("link") or {}
+    return link.get("uri")
 
 
 def grid_data(ss: Spreadsheet, sheet: Sheet, bounds: tuple[int, int, int, int],

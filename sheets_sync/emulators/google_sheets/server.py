@@ -34,9 +34,32 @@ HTML_500 = (
     "<ins>That\u2019s all we know.</ins>\n"
 )
 RATE_LIMIT_MESSAGE = (
-    "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute per user' of service "
+    "Quota exceeded for quota metric '{metric}' and limit '{metric} per minute per user' of service "
     "'sheets.googleapis.com' for consumer 'project_number:000000000000'."
 )
+#: Sheets actions counted as reads; every other Sheets action is a write (Drive is not counted)
+READ_ACTIONS = {"spreadsheets.get", "values.get", "values.batchGet", "values.batchGetByDataFilter",
+                "developerMetadata.get", "developerMetadata.search"}
+
+
+def rate_limited(bucket: str = "read") -> ApiError:
+    """Google's 429 for a per-user quota, with its ``ErrorInfo`` detail."""
+    metric = "Read requests" if bucket == "read" else "Write requests"
+    return ApiError(429, RATE_LIMIT_MESSAGE.format(metric=metric), details=[{
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "RATE_LIMIT_EXCEEDED",
+        "domain": "googleapis.com",
+        "metadata": {
+            "quota_limit": f"{bucket.capitalize()}RequestsPerMinutePerUser",
+            "quota_metric": f"sheets.googleapis.com/{bucket}_requests",
+            "consumer": "projects/000000000000",
+            "service": "sheets.googleapis.com",
+        },
+    }, {
+        "@type": "type.googleapis.com/google.rpc.Help",
+        "links": [{"description": "Request a higher quota limit.",
+                   "url": "https://cloud.google.com/docs/quota#requesting_higher_quota"}],
+    }])
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -152,8 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, payload, "text/html; charset=UTF-8")
             return
         code = 429 if kind == "429" else status
-        message = RATE_LIMIT_MESSAGE if code == 429 else "The service is currently unavailable."
-        payload = _encode(ApiError(code, message).body())
+        bucket = "read" if entry.action in READ_ACTIONS else "write"
+        error = rate_limited(bucket) if code == 429 else ApiError(code, "The service is currently unavailable.")
+        payload = _encode(error.body())
         headers = {}
         if code == 429 and retry_after is not None:
             headers["Retry-After"] = str(int(retry_after) if float(retry_after).is_integer() else retry_after)
@@ -171,8 +195,10 @@ class _Handler(BaseHTTPRequestHandler):
             if action != "oauth.token":
                 email = auth.caller(state, headers.get("authorization"))
             call = Call(state, method, raw_path, params, query, body, headers, email)
-            if action != "oauth.token" and state.quota_exceeded(email):
-                raise ApiError(429, RATE_LIMIT_MESSAGE)
+            bucket = "read" if action in READ_ACTIONS else "write"
+            if action.startswith(("spreadsheets.", "values.", "developerMetadata.")) \
+                    and state.quota_exceeded(email, bucket):
+                raise rate_limited(bucket)
             if action in routes.WRITE_ACTIONS:
                 with state.lock:
                     hook, state.before_next_write = state.before_next_write, None

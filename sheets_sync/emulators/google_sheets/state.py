@@ -507,10 +507,13 @@ class EmulatorState:
             self.before_next_write: Callable[[EmulatorState], Any] | None = None
             self.before_next_request: Callable[[EmulatorState], Any] | None = None
             self.token_requests = 0
-            # Optional per-minute quota per caller (Google: 60 per user, 300 per project).
+            # Optional per-minute quotas per caller, read and write requests counted apart as
+            # Google does (60 of each per user by default); ``quota_per_minute`` sets both.
             self.quota_per_minute: int | None = None
+            self.read_quota_per_minute: int | None = None
+            self.write_quota_per_minute: int | None = None
             self.clock: Callable[[], float] = time.monotonic
-            self._quota_hits: dict[str, list[float]] = {}
+            self._quota_hits: dict[tuple[str, str], list[float]] = {}
 
     # -- ids
     def new_spreadsheet_id(self) -> str:
@@ -552,17 +555,21 @@ class EmulatorState:
             return False, None
         return True, entry[0]
 
-    def quota_exceeded(self, caller: str | None) -> bool:
-        """Count one API request against ``quota_per_minute``; True when it is over the limit."""
-        if not self.quota_per_minute:
+    def quota_exceeded(self, caller: str | None, bucket: str = "read") -> bool:
+        """Count one Sheets API request in ``bucket`` ("read" or "write") against its per-minute
+        quota (a sliding minute on ``clock``); True when it is over the limit."""
+        limit = (self.read_quota_per_minute if bucket == "read" else self.write_quota_per_minute) \
+            or self.quota_per_minute
+        if not limit:
             return False
         with self.lock:
             now = self.clock()
-            hits = [t for t in self._quota_hits.get(caller or "", []) if now - t < 60]
-            over = len(hits) >= self.quota_per_minute
+            key = (caller or "", bucket)
+            hits = [t for t in self._quota_hits.get(key, []) if now - t < 60]
+            over = len(hits) >= limit
             if not over:
                 hits.append(now)
-            self._quota_hits[caller or ""] = hits
+            self._quota_hits[key] = hits
             return over
 
     # -- log

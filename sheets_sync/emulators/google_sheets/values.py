@@ -35,7 +35,7 @@ def separators(locale: str) -> tuple[str, str]:
 class Cell:
     """One stored cell. ``kind``: None (empty), 's', 'n', 'b' or 'f' (formula)."""
 
-    __slots__ = ("fmt", "kind", "note", "validation", "value")
+    __slots__ = ("fmt", "kind", "note", "runs", "validation", "value")
 
     def __init__(self) -> None:
         self.kind: str | None = None
@@ -43,15 +43,18 @@ class Cell:
         self.fmt: dict[str, Any] | None = None
         self.note: str | None = None
         self.validation: dict[str, Any] | None = None
+        self.runs: list[dict[str, Any]] | None = None  # textFormatRuns
 
     def is_blank(self) -> bool:
-        return self.kind is None and not self.fmt and not self.note and not self.validation
+        return (self.kind is None and not self.fmt and not self.note and not self.validation
+                and not self.runs)
 
     def copy(self) -> Cell:
         c = Cell()
         c.kind, c.value, c.note = self.kind, self.value, self.note
         c.fmt = _deep_copy(self.fmt) if self.fmt else None
         c.validation = _deep_copy(self.validation) if self.validation else None
+        c.runs = _deep_copy(self.runs) if self.runs else None
         return c
 
 
