@@ -40,3 +40,32 @@ def test_an_owner_edit_recomputes_the_live_category(cli: Callable[..., str], goo
     state = google_demo.server.state
     state.owner_update_values(google_demo.key, f"Clients!{letter}{line}", [[" e "]])
     assert google_demo.values()[line - 1][col["live_category"]] == "E"  # a manual category wins
+
+
+def test_category_cells_show_the_legend_colour(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    """The emulator's effectiveFormat applies the sync's conditional formats: each category cell
+    shows the colour the Legend gives its code."""
+    from sheets_sync.emulators.google_sheets.render import spreadsheet_json
+
+    cli("sync", "--config", str(google_demo.config), code=1)
+    legend = google_demo.values("Legend")
+    header = legend[0]
+    colours = {str(r[0]): str(r[header.index("colour")]) for r in legend[1:]
+               if len(r) > header.index("colour") and str(r[header.index("colour")]).startswith("#")}
+    assert colours
+    col, rows = google_demo.table()
+    ss = google_demo.server.state.get_spreadsheet(google_demo.key)
+    letter = chr(ord("A") + col["category"])
+    body = spreadsheet_json(ss, True, [f"Clients!{letter}2:{letter}{len(rows) + 1}"], None)
+    cells = [row["values"][0] for row in body["sheets"][0]["data"][0]["rowData"]]
+    seen = set()
+    for cell in cells:
+        code = cell["effectiveValue"]["stringValue"]
+        background = cell["effectiveFormat"]["backgroundColor"]
+        got = "#" + "".join(f"{round(background.get(k, 0) * 255):02X}" for k in ("red", "green", "blue"))
+        if code in colours:
+            assert got == colours[code].upper(), code
+            seen.add(code)
+        else:
+            assert got == "#FFFFFF", code
+    assert len(seen) > 1
