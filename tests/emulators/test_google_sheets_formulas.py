@@ -240,3 +240,18 @@ def test_parse_is_cached_and_rejects_garbage() -> None:
     assert parse("=A1+1") is parse("=A1+1")
     with pytest.raises(Exception):  # noqa: B017, PT011 - the parser's own syntax error
         parse("=(1")
+
+
+def test_every_function_the_live_formulas_write_is_computed() -> None:
+    from sheets_sync.emulators.google_sheets.formulas import FUNCTIONS
+    from sheets_sync.rules.formula import FUNCTIONS_USED
+
+    assert set(FUNCTIONS_USED) <= set(FUNCTIONS)
+
+
+def test_custom_formula_references_move_with_the_cell() -> None:
+    from sheets_sync.emulators.google_sheets.formulas import shift
+
+    assert shift("=$B1>5", 2, 3) == "=$B3>5"
+    assert shift("=A$1+Legend!C2+'My tab'!$D$4", 1, 1) == "=B$1+Legend!D3+'My tab'!$D$4"
+    assert shift("=A1", -1, 0) == "=#REF!"

@@ -140,6 +140,8 @@ def run(formula: str, sheet: Sheet, row: int, col: int) -> Any:
         value = ev(tree, Ctx(sheet, row, col))
     except RecursionError:
         return REF
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError, IndexError):
+        return ERROR  # a case the evaluator does not know: Sheets' generic parse error
     value = _top_left(value)
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return NUM
