@@ -137,6 +137,7 @@ CASES: list[tuple[str, Any]] = [
     ("=ABS(-3)", 3),
     ("=MOD(-7,3)", 2),
     ("=SUMPRODUCT(A1:A3,A1:A3)", 14),
+    ("=SUMPRODUCT(A1:A5>1)", 3),  # Sheets counts booleans as 1/0 here (Excel would not)
     ("=SUMPRODUCT((A1:A5>1)*A1:A5)", 15),
     ("=SUMPRODUCT((A1:A5=2)*(ROW(A1:A5)>ROW()))", 1),
     ("=SUMPRODUCT(A1:A3,A1:A2)", "#VALUE!"),
