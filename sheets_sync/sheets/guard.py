@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..parsing import id_text
+from .base import TabWrite
 
 Grid = list[list[Any]]
 
@@ -37,6 +38,17 @@ class Structure:
     ids: dict[int, str] = field(default_factory=dict)
     #: columns the write adds at the end: position -> header we will write there
     new_columns: dict[int, str] = field(default_factory=dict)
+
+
+def planned_structure(tw: TabWrite) -> Structure:
+    """The structure a tab write was planned on (header row, id column, ids of guarded rows)."""
+    return Structure(tw.header_row, list(tw.read_header or []), tw.guard_col or 0, dict(tw.guard),
+                     {c: tw.header[c] for c in tw.new_columns})
+
+
+def is_guarded(tw: TabWrite) -> bool:
+    """Whether a backend checks this tab write's structure before and after writing."""
+    return tw.guard_col is not None and bool(tw.guard or tw.new_columns or tw.appends and tw.read_header)
 
 
 def mismatch(expected: Structure, header_line: Sequence[Any], id_column: Sequence[Any]) -> str | None:

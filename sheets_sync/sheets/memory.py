@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import ConcurrentEditError, SheetError, UncertainWriteError
 from ..parsing import id_text
 from .base import Grid, TabWrite, WriteBatch
-from .guard import Structure, Written, header_text, mismatch, restorations
+from .guard import Written, header_text, is_guarded, mismatch, planned_structure, restorations
 
 
 def _empty(value: Any) -> bool:
@@ -101,11 +101,6 @@ class MemorySheet:
                 self._check_appended(tw, list(range(start, start + len(tw.appends))))
 
     # -- the guard, as the Google backend uses it
-    @staticmethod
-    def _structure(tw: TabWrite) -> Structure:
-        return Structure(tw.header_row, list(tw.read_header or []), tw.guard_col or 0, dict(tw.guard),
-                         {c: tw.header[c] for c in tw.new_columns})
-
     def _now(self, tw: TabWrite) -> tuple[list[Any], list[Any]]:
         grid = self.tabs.get(tw.tab, [])
         header = list(grid[tw.header_row]) if tw.header_row < len(grid) else []
@@ -114,9 +109,9 @@ class MemorySheet:
 
     def _check(self, batch: WriteBatch, repair: bool = False) -> None:
         for tw in batch.tabs:
-            if tw.guard_col is None or not (tw.guard or tw.new_columns or tw.appends and tw.read_header):
+            if not is_guarded(tw):
                 continue
-            why = mismatch(self._structure(tw), *self._now(tw))
+            why = mismatch(planned_structure(tw), *self._now(tw))
             if why is None:
                 continue
             if repair:
@@ -124,7 +119,7 @@ class MemorySheet:
             raise ConcurrentEditError(f"{self.where} tab {tw.tab!r}: {why}; planning again")
 
     def _check_appended(self, tw: TabWrite, rows: list[int]) -> None:
-        expected = self._structure(tw)
+        expected = planned_structure(tw)
         expected.ids = {}
         why = mismatch(expected, self._now(tw)[0], [])
         if why is None:
