@@ -668,3 +668,23 @@ def test_a_manual_category_typed_into_a_copied_row_never_reaches_the_crm() -> No
         checked(m)
     finally:
         m.teardown()
+
+
+def test_a_column_inserted_between_guard_and_write_clobbers_nothing() -> None:
+    """Revenue changes for every client; an owner inserts a column left of notes while the
+    sync writes: the revenue figures land in notes, are caught after the write, the notes are
+    given back, and the re-planned pass writes the revenues where they belong."""
+    m = checked(OwnerMachine())
+    try:
+        for pick in range(FIRST):
+            m.set_note(pick=pick, note=f"note {pick}")
+            m.crm_revenue(pick=pick, value=REVENUES[(pick + 2) % 4])
+        notes = column(m.grid, m.hr(), NOTES)
+        assert notes is not None
+        writes = m.sheet.writes
+        m.sheet.between_check_and_write = lambda sheet: sheet.insert_column(TAB, notes - 1)
+        m._sync()
+        assert m.sheet.writes == writes + 2  # the clobbering write, then the re-planned one
+        checked(m)
+    finally:
+        m.teardown()
