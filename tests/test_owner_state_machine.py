@@ -433,11 +433,13 @@ class OwnerMachine(RuleBasedStateMachine):
     @rule(race=st.sampled_from(["sort", "insert_row", "delete_row", "insert_column", "move_column"]),
           a=st.integers(0, 40), b=st.integers(0, 40))
     def sync_with_a_race(self, race: str, a: int, b: int) -> None:
-        """An owner's structural edit lands between the write guard and the write."""
+        """An owner's structural edit lands between the write guard and the write (of a
+        revenue the CRM just changed, so that there is something to write)."""
+        self.crm_revenue(b, REVENUES[(a + b) % 4])
         action = {"sort": lambda: self.do_sort(a, b % 2 == 1), "insert_row": lambda: self.do_insert_row(a),
                   "delete_row": lambda: self.do_delete_row(a),
-                  "insert_column": lambda: self.sheet.insert_column(TAB, a % 30),
-                  "move_column": lambda: self.do_move_column(a, b)}[race]
+                  "insert_column": lambda: self.sheet.insert_column(TAB, a % 12),
+                  "move_column": lambda: self.do_move_column(a % 12, b)}[race]
         self.sheet.between_check_and_write = lambda _sheet: action()
         self._sync()
         self.sheet.between_check_and_write = None
