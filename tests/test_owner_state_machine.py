@@ -689,3 +689,28 @@ def test_a_column_inserted_between_guard_and_write_clobbers_nothing() -> None:
         checked(m)
     finally:
         m.teardown()
+
+
+def test_an_append_that_timed_out_after_landing_is_not_repeated() -> None:
+    m = checked(OwnerMachine())
+    try:
+        m.crm_add_client()
+        m.sync_with_an_append_timeout()
+        assert m.counts()[str(FIRST + 1)] == 1
+        checked(m)
+    finally:
+        m.teardown()
+
+
+@pytest.mark.parametrize("at", ["crm-read", "crm-written", "sheet-written"])
+def test_a_kill_at_a_checkpoint_is_finished_by_the_next_sync(at: str) -> None:
+    m = checked(OwnerMachine())
+    try:
+        m.set_manual_category(pick=0, code="C")
+        m.crm_add_client()
+        m.sync_killed(at)
+        m.sync()
+        assert m.crm.categories()["1"] == "C" and m.counts()[str(FIRST + 1)] == 1
+        checked(m)
+    finally:
+        m.teardown()
