@@ -318,7 +318,9 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
             tw.guard[r] = cid
     for column in owners.restored_columns if owners else ():
         col = positions[column]
-        for cid, r in sheet.rows.items():
+        rows = [(cid, r) for cid, r in sheet.rows.items()]
+        rows += [(cid, r) for cid, found in sheet.duplicates.items() for r in found]  # copies too
+        for cid, r in rows:
             value = (saved or {}).get(cid, {}).get(column)
             if value:
                 tw.updates.append((r, col, value))

@@ -149,9 +149,11 @@ class StateStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 [(e["id"], e["column"], e["sheet"], e["crm"], at) for e in edits])
 
-    def edits_not_in_sheet(self) -> list[dict[str, Any]]:
+    def edits_not_in_sheet(self, every: bool = False) -> list[dict[str, Any]]:
+        """Replaced owner edits not yet in the History tab (``every``: all of them)."""
+        where = "" if every else "WHERE in_sheet = 0 "
         cur = self.db.execute("SELECT seq, client_id, col, sheet_value, crm_value, at FROM edits "
-                              "WHERE in_sheet = 0 ORDER BY seq")
+                              f"{where}ORDER BY seq")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 

@@ -222,8 +222,11 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         ctx.state.update_ledger({}, gone, now_text)
     # step 3, the sheet: the Clients cells, then our own tabs (History, Legend, Summary)
     ctx.state.record_edits(edits, now_text)
-    pending = ctx.state.not_in_sheet()
-    pending_edits = ctx.state.edits_not_in_sheet()
+    history_grid = grids[cfg.history_tab]
+    if history_grid and any(any(v not in (None, "") for v in line) for line in history_grid[1:]):
+        pending, pending_edits = ctx.state.not_in_sheet(), ctx.state.edits_not_in_sheet()
+    else:  # a new or emptied History tab (a rebuilt sheet) gets the whole history
+        pending, pending_edits = ctx.state.history(), ctx.state.edits_not_in_sheet(every=True)
     history_rows = _history_tab(grids[cfg.history_tab], pending, cfg.history_tab, pending_edits)
     if history_rows is not None:
         batch.tabs.append(history_rows)

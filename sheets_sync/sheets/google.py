@@ -56,7 +56,7 @@ from ..errors import ConcurrentEditError, ConfigError, SheetError
 from ..parsing import id_text
 from .base import Grid, Layout, TabWrite, WriteBatch
 from .google_auth import PacedHTTPClient, check_endpoint, load_credentials
-from .guard import Structure, Written, mismatch, restorations
+from .guard import Written, is_guarded, mismatch, planned_structure, restorations
 
 MAX_CELLS = 10_000_000
 NEW_TAB_ROWS = 1000  # rows of a tab we add; appended rows are inserted on top of them
@@ -283,10 +283,6 @@ class GoogleSheet:
                              f"over Google's limit of {MAX_CELLS:,}. Nothing was written. Delete unused tabs, "
                              "rows or columns, or move old clients to another spreadsheet.")
 
-    def _structure(self, tw: TabWrite) -> Structure:
-        return Structure(tw.header_row, list(tw.read_header or []), tw.guard_col or 0, dict(tw.guard),
-                         {c: tw.header[c] for c in tw.new_columns})
-
     def _read_structure(self, tw: TabWrite) -> tuple[list[Any], list[Any]]:
         """The header row and the id column as they are now (one request)."""
         assert tw.guard_col is not None
@@ -302,10 +298,10 @@ class GoogleSheet:
 
     def _check_guards(self, batch: WriteBatch, repair: bool = False) -> None:
         for tw in batch.tabs:
-            if tw.guard_col is None or not (tw.guard or tw.new_columns or tw.appends and tw.read_header):
+            if not is_guarded(tw):
                 continue
             header, column = self._read_structure(tw)
-            why = mismatch(self._structure(tw), header, column)
+            why = mismatch(planned_structure(tw), header, column)
             if why is None:
                 continue
             if repair:
@@ -317,7 +313,7 @@ class GoogleSheet:
         """After appending client rows: a column inserted or moved meanwhile shifted them; empty
         what landed in the wrong cells and plan again (the next pass appends them anew)."""
         header, _ = self._read_structure(tw)
-        expected = self._structure(tw)
+        expected = planned_structure(tw)
         expected.ids = {}
         why = mismatch(expected, header, [])
         if why is None:

@@ -31,7 +31,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..errors import ConcurrentEditError, SheetError
 from .base import Grid, Layout, TabWrite, WriteBatch
-from .guard import Structure, mismatch
+from .guard import mismatch, planned_structure
 
 NUMBER_FORMATS = {
     "money": "#,##0.00",
@@ -133,8 +133,7 @@ class WorkbookSheet:
     def _check_guard(self, ws: Any, tw: TabWrite) -> None:
         if tw.guard_col is None:
             return
-        expected = Structure(tw.header_row, list(tw.read_header or []), tw.guard_col, dict(tw.guard),
-                             {c: tw.header[c] for c in tw.new_columns})
+        expected = planned_structure(tw)
         header = [c.value for c in ws[tw.header_row + 1]] if ws.max_row > tw.header_row else []
         ids = [None] * (max(tw.guard, default=-1) + 1)
         for row in tw.guard:
