@@ -1,40 +1,60 @@
-"""``sheets-sync check``: config, rules, CRM and sheet, one line each, changing nothing."""
+"""``sheets-sync check``: config, rules, CRM and sheet, one line each, changing nothing.
+
+A thing that is fine is one ``ok`` line; a thing that needs fixing is one ``FIX`` line per
+problem found. The exit code is the one a sync would give: 2 for a configuration problem
+(the config, the rules, a missing field or table), 4 when a remote service failed.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import SheetsSyncError
+from .errors import ExitCode, SheetsSyncError
+
+Line = tuple[bool, str]
 
 
-def run_checks(config_path: Path | None) -> tuple[list[tuple[bool, str]], bool]:
+def run_checks(config_path: Path | None) -> tuple[list[Line], ExitCode]:
+    """The lines to print (ok?, text) and the exit code."""
     from .config import load_config
     from .crm import open_crm
     from .rules import load_rules
     from .sheets import open_sheet
 
-    lines: list[tuple[bool, str]] = []
+    lines: list[Line] = []
+    codes: list[ExitCode] = []
+
+    def fail(text: str, code: ExitCode = ExitCode.CONFIG) -> None:
+        lines.append((False, text))
+        codes.append(code)
+
     try:
         config = load_config(config_path)
         lines.append((True, f"config {config.path}"))
     except SheetsSyncError as err:
-        return [(False, str(err))], False
+        return [(False, str(err))], err.exit_code
     rules = None
     try:
         rules = load_rules(config.rules_path)
         lines.append((True, f"rules {config.rules_path}: {len(rules.categories)} categories "
                             f"({', '.join(rules.codes)})"))
     except SheetsSyncError as err:
-        lines.append((False, str(err)))
+        fail(str(err), err.exit_code)
     try:
         adapter = open_crm(config.crm)
         try:
-            for item in adapter.check(rules.codes if rules else []):
-                lines.append((item.ok, f"CRM: {item.message}"))
+            items = list(adapter.check(rules.codes if rules else []))
         finally:
             adapter.close()
+        bad = [item for item in items if not item.ok]
+        for item in bad:
+            fail(f"CRM: {item.message}")
+        if items and not bad:
+            more = f"; {len(items) - 1} more checks ok (fields, where categories go)" \
+                if len(items) > 1 else ""
+            lines.append((True, f"CRM: {items[0].message}{more}"))
     except SheetsSyncError as err:
-        lines.append((False, f"CRM: {err}"))
+        fail(f"CRM: {err}", err.exit_code)
     try:
         sheet = open_sheet(config.sheet)
         grids = sheet.read([config.sheet.clients_tab])
@@ -43,5 +63,7 @@ def run_checks(config_path: Path | None) -> tuple[list[tuple[bool, str]], bool]:
             f"{max(len(grid) - 1, 0)} rows"
         lines.append((True, f"sheet {sheet.where}: tab {config.sheet.clients_tab!r}: {state}"))
     except SheetsSyncError as err:
-        lines.append((False, f"sheet: {err}"))
-    return lines, all(ok for ok, _ in lines)
+        fail(f"sheet: {err}", err.exit_code)
+    if not codes:
+        return lines, ExitCode.OK
+    return lines, ExitCode.CONFIG if ExitCode.CONFIG in codes else max(codes)

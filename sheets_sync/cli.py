@@ -15,18 +15,31 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .errors import ExitCode, SheetsSyncError
+from .errors import EXIT_MEANINGS, ExitCode, SheetsSyncError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_CODES = """\b
-Exit codes:
-  0  done (with changes or none)
-  1  partial: some clients unqualified or rejected by the CRM (listed)
-  2  configuration, rules or credential error
-  3  another sync holds the lock
-  4  a remote API (sheet or CRM) failed after retries
-"""
+#: Which exit codes each command can return; ``--help`` lists exactly these (meanings from
+#: :data:`~sheets_sync.errors.EXIT_MEANINGS`). Only ``sync`` takes the lock (3); only a sync
+#: reports partial results (1), the demo included, since it runs one.
+COMMAND_EXITS: dict[str, tuple[ExitCode, ...]] = {
+    "sheets-sync": tuple(ExitCode),
+    "demo": (ExitCode.OK, ExitCode.PARTIAL, ExitCode.CONFIG, ExitCode.REMOTE),
+    "sync": tuple(ExitCode),
+    "categorize": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
+    "check": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
+    "crm setup": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
+    "export": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
+    "report": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
+    "report review": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
+    "report capacity": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
+}
+
+
+def exit_codes(command: str) -> str:
+    """The ``--help`` epilog of ``command``: the exit codes it can return, one line each."""
+    lines = [f"  {int(code)}  {EXIT_MEANINGS[code]}" for code in COMMAND_EXITS[command]]
+    return "\b\nExit codes:\n" + "\n".join(lines) + "\n"
 
 
 def handle_errors(fn: F) -> F:
@@ -69,7 +82,7 @@ config_option = click.option(
     help="The config file (default: ./sheets-sync.toml).")
 
 
-@click.group(epilog=EXIT_CODES)
+@click.group(epilog=exit_codes("sheets-sync"))
 @click.version_option(__version__, prog_name="sheets-sync")
 def main() -> None:
     """Pull clients from a CRM into a shared sheet, categorize them by your rules
@@ -86,7 +99,7 @@ def main() -> None:
         sys.exit(int(err.exit_code))
 
 
-@main.command(epilog=EXIT_CODES)
+@main.command(epilog=exit_codes("demo"))
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--clients", default=300, show_default=True, type=click.IntRange(1, 1_000_000),
               help="How many demo clients.")
@@ -104,9 +117,12 @@ def demo(folder: Path | None, clients: int) -> None:
     folder = folder or Path("sheets-sync-demo")
     paths = create_demo(folder, clients=clients, today=now().date())
     ctx = open_context(load_config(paths["config"]))
+    bar = progress_bar(False)
     try:
-        summary = run_sync(ctx)
+        summary = run_sync(ctx, progress=bar)
     finally:
+        if bar is not None:
+            bar.close()
         ctx.crm.close()
         ctx.state.close()
     click.echo(f"Demo created in {folder}/ and synced once.")
@@ -114,18 +130,25 @@ def demo(folder: Path | None, clients: int) -> None:
     click.echo("")
     click.echo("Files:")
     for label, key in (("config", "config"), ("rules", "rules"), ("demo CRM", "crm"),
-                       ("sheet", "workbook")):
+                       ("sheet", "workbook"), ("export", "export")):
         click.echo(f"  {label:9} {paths[key]}")
     click.echo("")
     click.echo("Next, try:")
     click.echo(f"  cd {folder}")
-    click.echo("  sheets-sync sync --dry-run   # nothing changed, so nothing to do")
+    click.echo("  sheets-sync sync --dry-run   # the plan: nothing to do, the same exit code")
     click.echo("  (open clients.xlsx, set a manual_category, save) then: sheets-sync sync")
     click.echo("  sheets-sync check            # config, rules, CRM and sheet, one line each")
-    click.echo("  sheets-sync categorize export.csv --out categorized.xlsx")
+    click.echo(f"  sheets-sync categorize {paths['export'].name} --out categorized.xlsx"
+               "   # a one-off CRM export")
+    code = summary.exit_code
+    if code == ExitCode.PARTIAL:
+        click.echo("")
+        click.echo(f"Exit code {int(code)}, as `sheets-sync sync` gives on this data: some "
+                   "clients are unqualified (the demo CRM holds a few messy values on purpose).")
+    sys.exit(int(code))
 
 
-@main.command(epilog=EXIT_CODES)
+@main.command(epilog=exit_codes("sync"))
 @config_option
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing anywhere.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
@@ -149,7 +172,7 @@ def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float, ac
 
     config = load_config(config_path)
     handler = open_log(config.log)
-    bar = _progress(as_json)
+    bar = progress_bar(as_json)
     try:
         with locked(config, wait):
             log.info("sync started%s (config %s)", " (dry run)" if dry_run else "", config.path)
@@ -174,7 +197,7 @@ def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float, ac
     sys.exit(int(summary.exit_code))
 
 
-@main.command(epilog=EXIT_CODES)
+@main.command(epilog=exit_codes("categorize"))
 @click.argument("input_path", metavar="INPUT", required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "output", type=click.Path(dir_okay=False, path_type=Path),
@@ -223,27 +246,28 @@ def categorize(input_path: Path | None, output: Path | None, config_path: Path |
     click.echo(result.to_text())
 
 
-def _progress(quiet: bool) -> Any:
+def progress_bar(quiet: bool, desc: str = "sync", total: int = 4) -> Any:
     """A progress bar on stderr when it is a terminal (never in cron logs or --json runs)."""
     if quiet or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
-    return tqdm(total=4, desc="sync", unit="step", leave=False, file=sys.stderr,
+    return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr,
                 bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
 
 
-@main.command(epilog=EXIT_CODES)
+@main.command(epilog=exit_codes("check"))
 @config_option
 @handle_errors
 def check(config_path: Path | None) -> None:
-    """Check the config, the rules, the CRM and the sheet without changing anything."""
+    """Check the config, the rules, the CRM and the sheet without changing anything: one line
+    each, with details only for what needs fixing."""
     from .checks import run_checks
 
-    lines, ok = run_checks(config_path)
+    lines, code = run_checks(config_path)
     for good, text in lines:
         click.echo(("ok    " if good else "FIX   ") + text)
-    sys.exit(int(ExitCode.OK if ok else ExitCode.CONFIG))
+    sys.exit(int(code))
 
 
 @main.group()
@@ -251,7 +275,7 @@ def crm() -> None:
     """CRM commands."""
 
 
-@crm.command("setup", epilog=EXIT_CODES)
+@crm.command("setup", epilog=exit_codes("crm setup"))
 @config_option
 @handle_errors
 def crm_setup(config_path: Path | None) -> None:

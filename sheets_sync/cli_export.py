@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .cli import EXIT_CODES, config_option, handle_errors
+from .cli import config_option, exit_codes, handle_errors, progress_bar
 
 
-@click.command(epilog=EXIT_CODES)
+@click.command(epilog=exit_codes("export"))
 @click.option("--out", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The workbook to write (.xlsx).")
 @click.option("--template", type=click.Path(dir_okay=False, path_type=Path),
@@ -26,9 +26,14 @@ def export(output: Path, template: Path | None, config_path: Path | None, pareto
     columns are live formulas: live_category recomputes when an owner edits a number in the
     workbook, and a manual category still wins.
     """
-    from .excel import export_current
+    from .excel import EXPORT_STEPS, export_current
     from .outputs import refuse_own_files
 
     refuse_own_files(output, config_path)
-    result = export_current(config_path, output, template=template, pareto=pareto)
+    bar = progress_bar(False, "export", EXPORT_STEPS)
+    try:
+        result = export_current(config_path, output, template=template, pareto=pareto, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     click.echo(result.to_text())

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from .cli import EXIT_CODES, _day, config_option, handle_errors
+from .cli import _day, config_option, exit_codes, handle_errors
 
 
-@click.group(epilog=EXIT_CODES)
+@click.group(epilog=exit_codes("report"))
 def report() -> None:
     """Reports for the owner: the quarterly review, capacity. They change nothing."""
 
@@ -22,7 +22,7 @@ def _context(config_path: Path | None) -> Any:
     return open_context(load_config(config_path))
 
 
-@report.command("review", epilog=EXIT_CODES)
+@report.command("review", epilog=exit_codes("report review"))
 @config_option
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), callback=_day,
               help="Start of the period (default: 3 months ago).")
@@ -54,7 +54,7 @@ def review_command(config_path: Path | None, since: Any, output: Path | None,
             click.echo(f"wrote {path}")
 
 
-@report.command("capacity", epilog=EXIT_CODES)
+@report.command("capacity", epilog=exit_codes("report capacity"))
 @config_option
 @click.option("--slots", type=click.IntRange(0), required=True,
               help="How many clients the business can serve.")

@@ -80,7 +80,8 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
     """Write config, rules, and the demo CRM into ``folder`` (which must not hold them yet)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"config": folder / "sheets-sync.toml", "rules": folder / "rules.py",
-             "crm": folder / "crm.sqlite", "workbook": folder / "clients.xlsx"}
+             "crm": folder / "crm.sqlite", "workbook": folder / "clients.xlsx",
+             "export": folder / "export.csv"}
     existing = [p.name for p in paths.values() if p.exists()]
     if existing:
         raise ConfigError(f"{folder} already holds {', '.join(existing)}. Choose an empty "
@@ -88,6 +89,7 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
     paths["config"].write_text(CONFIG_TEXT, encoding="utf-8")
     paths["rules"].write_text(default_rules_text(), encoding="utf-8")
     write_demo_crm(paths["crm"], clients, today or date.today(), seed)
+    write_demo_export(paths["export"], EXPORT_CLIENTS, today or date.today(), seed + 1)
     return paths
 
 
@@ -149,6 +151,46 @@ def _make_messy(rows: list[tuple], rnd: random.Random) -> None:
     picks = rnd.sample(range(len(rows)), min(len(messy), len(rows)))
     for index, (column, value) in zip(picks, messy, strict=False):
         patch(index, column, value)
+
+
+#: The sample export ``sheets-sync categorize export.csv`` reads: as a Russian CRM or 1C saves it
+#: from Excel (Windows-1251, ``;``, decimal commas, dd.mm.yyyy dates, Russian headers).
+EXPORT_CLIENTS = 40
+EXPORT_HEADER = ["Код", "Компания", "Менеджер", "Выручка", "Затраты", "Заказы за 12 месяцев",
+                 "Дата первого заказа", "Дата последнего заказа", "Дней просрочки",
+                 "Рекомендации", "Потенциал", "NPS", "Чёрный список"]
+MANAGERS = ["Иванова А.", "Петров С.", "Смирнова Е.", "Ким Д."]
+
+
+def _money(value: object) -> str:
+    """A number as a Russian spreadsheet writes it: ``1 234 567,89`` (no-break spaces)."""
+    if not isinstance(value, float | int):
+        return "" if value is None else str(value)
+    text = f"{value:,.2f}".replace(",", "\u00a0").replace(".", ",")
+    return text[:-3] if text.endswith(",00") else text
+
+
+def _ru_date(value: object) -> str:
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-":
+        return f"{value[8:]}.{value[5:7]}.{value[:4]}"
+    return "" if value is None else str(value)
+
+
+def write_demo_export(path: Path, n: int, today: date, seed: int) -> None:
+    """A one-off CRM export of ``n`` other clients, some of them with messy values."""
+    rnd = random.Random(seed)
+    rows = demo_rows(n, today, seed)
+    lines = [";".join(EXPORT_HEADER)]
+    for row in rows:
+        cid, name, revenue, costs, orders, first, last, overdue, refs, potential, nps, black, _ = row
+        cells = [f"К-{1000 + cid}", str(name).replace(";", ","), rnd.choice(MANAGERS),
+                 _money(revenue), _money(costs), str(orders), _ru_date(first), _ru_date(last),
+                 str(overdue), str(refs), _money(potential), "" if nps is None else str(nps),
+                 "да" if black else "нет"]
+        lines.append(";".join(cells))
+    text = "\r\n".join(lines) + "\r\n"
+    text = text.replace("\u202f", "\u00a0").replace("₽", "руб.")  # not in Windows-1251
+    path.write_bytes(text.encode("cp1251"))
 
 
 def write_demo_crm(path: Path, n: int, today: date, seed: int) -> None:

@@ -34,6 +34,16 @@ class ExitCode(IntEnum):
     REMOTE = 4
 
 
+#: What each exit code means: the one table behind the README's and every ``--help``'s.
+EXIT_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "done (with changes or none)",
+    ExitCode.PARTIAL: "partial: some clients unqualified or rejected by the CRM (listed)",
+    ExitCode.CONFIG: "configuration, rules, input or credential error",
+    ExitCode.LOCKED: "another sync holds the lock, or the workbook is open in another program",
+    ExitCode.REMOTE: "a remote API (sheet or CRM) failed after retries",
+}
+
+
 class Transient:
     """Mixin: the operation may succeed if retried."""
 

@@ -566,10 +566,14 @@ def _fit_chart(xml: str, rows: int) -> str:
 
 # ============================================================================ from a config
 
+EXPORT_STEPS = 3  # reading the CRM, reading the sheet, writing the workbook
+
+
 def export_current(config_path: Path | None, out: Path, *, template: Path | None = None,
-                   pareto: str = "auto") -> ExportResult:
+                   pareto: str = "auto", progress: Any = None) -> ExportResult:
     """The client table as a sync would see it (the CRM plus the owner columns of the sheet),
-    exported to ``out``; nothing is written anywhere else: not the sheet, the CRM or the state."""
+    exported to ``out``; nothing is written anywhere else: not the sheet, the CRM or the state.
+    ``progress`` is an optional tqdm-like bar of :data:`EXPORT_STEPS` steps."""
     from .categorize import categorize
     from .config import load_config
     from .crm import open_crm
@@ -588,7 +592,13 @@ def export_current(config_path: Path | None, out: Path, *, template: Path | None
         raise InputError(f"{out}: the folder {out.resolve().parent} does not exist.")
     config = load_config(config_path)
     rules = load_rules(config.rules_path)
+    def step(name: str) -> None:
+        if progress is not None:
+            progress.set_postfix_str(name)
+            progress.update(1)
+
     crm = open_crm(config.crm)
+    step("reading the CRM")
     try:
         raw = crm.fetch()
     finally:
@@ -596,6 +606,7 @@ def export_current(config_path: Path | None, out: Path, *, template: Path | None
     table = build_table(raw, dict(config.fields), config.parsing, extra=rules.columns)
     columns = sheet_columns(config, rules, raw)
     tab = config.sheet.clients_tab
+    step("reading the sheet")
     grid = open_sheet(config.sheet).read([tab])[tab]
     merged = merge_owner_columns(table, read_clients(grid, columns))
     today = _now().date()
@@ -603,4 +614,5 @@ def export_current(config_path: Path | None, out: Path, *, template: Path | None
     ids = outcome["id"].fillna("").astype(str)
     outcome = outcome.loc[~ids.duplicated(keep="first") & ids.ne("")]  # as the sync shows them
     options = ExportOptions(template=template, pareto=pareto, headers=dict(config.sheet.headers))
+    step("writing the workbook")
     return export_table(outcome, rules, out, as_of=today, problems=table.problems, options=options)

@@ -8,6 +8,9 @@ from logging.handlers import RotatingFileHandler
 from .config import LogSettings
 
 log = logging.getLogger("sheets_sync")
+# Without a handler of its own, Python's last-resort handler would copy every warning and error
+# to stderr, where the CLI already prints the error once: the log goes to the log file only.
+log.addHandler(logging.NullHandler())
 
 
 class _Mask(logging.Filter):

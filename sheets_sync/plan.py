@@ -23,7 +23,7 @@ import pandas as pd
 
 from .categorize import UNQUALIFIED, categorize
 from .config import Config
-from .errors import CrmError, ExitCode
+from .errors import ConfigError, ExitCode
 from .layout import ClientsGrid, build_layout, clients_columns, read_clients, same, snapshot_text
 from .owners import Owners, check_structure, merge_owner_values, recognise_renamed
 from .parsing import ParseError, parse_date
@@ -344,7 +344,7 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
 def _crm_changes(config: Config, rules: RuleSet, outcome: pd.DataFrame, raw: pd.DataFrame) -> dict[str, str]:
     field_name = config.crm.category_field
     if field_name not in raw.columns:
-        raise CrmError(f"The CRM has no category field {field_name!r}. Run `sheets-sync crm "
+        raise ConfigError(f"The CRM has no category field {field_name!r}. Run `sheets-sync crm "
                        "setup` to create it, or set [crm] category_field in the config.")
     current = dict(zip(raw[config.crm.id_field].astype(str),
                        raw[field_name].map(lambda v: "" if v is None or v != v else str(v)),

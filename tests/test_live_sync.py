@@ -22,7 +22,7 @@ def _live(config: Path) -> None:
 @pytest.fixture
 def live_demo(cli: Callable[..., str], tmp_path: Path) -> Path:
     folder = tmp_path / "demo"
-    cli("demo", str(folder), "--clients", "80")
+    cli("demo", str(folder), "--clients", "80", code=1)
     config = folder / "sheets-sync.toml"
     _live(config)
     cli("sync", "--config", str(config), code=1)

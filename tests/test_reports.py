@@ -14,7 +14,7 @@ import pytest
 def quarter(cli: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SHEETS_SYNC_NOW", "2026-08-01T09:00:00")
     folder = tmp_path / "demo"
-    cli("demo", str(folder), "--clients", "80")
+    cli("demo", str(folder), "--clients", "80", code=1)
     with sqlite3.connect(folder / "sheets-sync.state.sqlite") as db:
         ids = [r[0] for r in db.execute("SELECT client_id FROM history WHERE to_cat IN ('B', 'C', 'D') "
                                         "ORDER BY CAST(client_id AS INTEGER) LIMIT 2")]

@@ -17,7 +17,7 @@ import pytest
 def busy_demo(cli: Callable[..., str], tmp_path: Path) -> Path:
     """A synced demo whose CRM then lost every category and changed data: plenty to do."""
     folder = tmp_path / "demo"
-    cli("demo", str(folder), "--clients", "120")
+    cli("demo", str(folder), "--clients", "120", code=1)
     config = folder / "sheets-sync.toml"
     config.write_text(config.read_text().replace('category_field = "category"',
                                                  'category_field = "category"\nbatch_size = 10'))

@@ -173,7 +173,7 @@ class SqlCrm:
         except sa.exc.NoSuchTableError:
             if not required:
                 return None
-            raise CrmError(f"CRM database {self.where}: no such table or view. Fix [crm] "
+            raise ConfigError(f"CRM database {self.where}: no such table or view. Fix [crm] "
                            "table in the config.") from None
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail("", exc) from exc
@@ -182,7 +182,7 @@ class SqlCrm:
         table = self.table()
         if name not in table.c:
             known = ", ".join(table.c.keys())
-            raise CrmError(f"CRM table {self.table_name!r} has no column {name!r} (columns: "
+            raise ConfigError(f"CRM table {self.table_name!r} has no column {name!r} (columns: "
                            f"{known}). Fix [fields] or [crm] category_field in the config, or "
                            "run `sheets-sync crm setup` for the category column.")
         return table.c[name]
@@ -192,7 +192,7 @@ class SqlCrm:
         if self._categories is None:
             self._categories = self._reflect(self.categories_name, required=False)
             if self._categories is None and required:
-                raise CrmError(f"CRM database {self.where}: no table {self.categories_name!r} "
+                raise ConfigError(f"CRM database {self.where}: no table {self.categories_name!r} "
                                "for the categories. Run `sheets-sync crm setup` to create it.")
         return self._categories
 
