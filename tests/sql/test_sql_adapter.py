@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from sheets_sync.crm.base import CrmSettings
 from sheets_sync.crm.sql import SqlCrm
-from sheets_sync.errors import ConfigError, CrmError
+from sheets_sync.errors import ConfigError
 
 from .clients import FIELDS, clean_rows, companies, load, write_config
 from .conftest import PASSWORD_ENV, Db
@@ -133,7 +133,7 @@ def test_a_view_can_be_read_and_categories_go_to_their_own_table(db: Db, tmp_pat
         conn.execute(sa.text("CREATE VIEW active AS SELECT * FROM companies WHERE id <= 15"))
     crm = adapter(db, tmp_path, table="active", categories="table")
     try:
-        with pytest.raises(CrmError, match="Run `sheets-sync crm setup`"):
+        with pytest.raises(ConfigError, match="Run `sheets-sync crm setup`"):
             crm.fetch()
         assert "created table 'client_categories'" in crm.ensure_category_field(["A"])[0]
         assert crm.write_categories({"3": "A", "4": "B", "18": "C"}).rejected == \

@@ -95,7 +95,7 @@ def test_password_never_appears(cli: Callable[..., str], db: Db, tmp_path: Path,
         monkeypatch.setenv(PASSWORD_ENV, secret)
         toml = f'[crm]\nkind = "sql"\nurl = "{url}"\npassword_env = "{PASSWORD_ENV}"\n'
         config = str(write_config(tmp_path / "refused", toml))
-        out = cli("check", "--config", config, code=2) + cli("sync", "--config", config, code=None)
+        out = cli("check", "--config", config, code=4) + cli("sync", "--config", config, code=4)
         assert secret not in out and "127.0.0.1" in out
         return
     load(db.engine, clean_rows(20))
