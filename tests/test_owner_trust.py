@@ -18,7 +18,7 @@ import pytest
 def demo(cli: Callable[..., str], tmp_path: Path) -> Path:
     """A demo of 60 clients where the owner set a manual category and a note on client 7."""
     folder = tmp_path / "demo"
-    cli("demo", str(folder), "--clients", "60")
+    cli("demo", str(folder), "--clients", "60", code=1)
     book = folder / "clients.xlsx"
     wb = openpyxl.load_workbook(book)
     ws = wb["Clients"]
