@@ -93,7 +93,7 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
     return paths
 
 
-def demo_rows(n: int, today: date, seed: int) -> list[tuple]:
+def demo_rows(n: int, today: date, seed: int, unreadable: bool = False) -> list[tuple]:
     """``n`` realistic clients (with a few messy values), deterministic for a seed."""
     rnd = random.Random(seed)
     weights = [p[1] for p in PROFILES]
@@ -123,12 +123,15 @@ def demo_rows(n: int, today: date, seed: int) -> list[tuple]:
                      rnd.randint(*overdue), rnd.randint(*refs), round(potential, -3),
                      rnd.randint(*nps) if rnd.random() > 0.1 else None,
                      1 if kind == "late" and rnd.random() < 0.15 else 0, None))
-    _make_messy(rows, rnd)
+    _make_messy(rows, rnd, unreadable)
     return rows
 
 
-def _make_messy(rows: list[tuple], rnd: random.Random) -> None:
-    """A few values as real CRMs hold them: text money, Russian dates, gaps, typos."""
+def _make_messy(rows: list[tuple], rnd: random.Random, unreadable: bool = False) -> None:
+    """A few values as real CRMs hold them: text money, Russian dates, gaps; with
+    ``unreadable`` also values no reader can take (the one-off export shows those: its clients
+    come out unqualified, with the column and the value). The demo CRM holds only readable
+    ones, so the demo and a sync of it exit 0 as a healthy setup does."""
     def patch(index: int, column: int, value: object) -> None:
         row = list(rows[index])
         row[column] = value
@@ -136,10 +139,6 @@ def _make_messy(rows: list[tuple], rnd: random.Random) -> None:
 
     messy = [
         (2, "1 234 567,89 ₽"),
-        (2, "н/д"),                                      # unqualified: revenue missing
-        (3, "12,3,4"),                                   # unqualified: a typo
-        (6, "31.02.2026"),                               # unqualified: no such date
-        (3, None),                                       # unqualified: costs missing
         (5, "15.03.2021"),                               # a Russian date, read fine
         (2, "2\u202f450\u202f000 руб."),                 # narrow no-break spaces
         (1, '=HYPERLINK("http://example.com","Click me") Ltd'),  # stays text
@@ -148,6 +147,13 @@ def _make_messy(rows: list[tuple], rnd: random.Random) -> None:
         (7, "—"),
         (2, "980,000.00"),
     ]
+    if unreadable:
+        messy[1:1] = [
+            (2, "н/д"),                                  # unqualified: revenue missing
+            (3, "12,3,4"),                               # unqualified: a typo
+            (6, "31.02.2026"),                           # unqualified: no such date
+            (3, None),                                   # unqualified: costs missing
+        ]
     picks = rnd.sample(range(len(rows)), min(len(messy), len(rows)))
     for index, (column, value) in zip(picks, messy, strict=False):
         patch(index, column, value)
@@ -179,7 +185,7 @@ def _ru_date(value: object) -> str:
 def write_demo_export(path: Path, n: int, today: date, seed: int) -> None:
     """A one-off CRM export of ``n`` other clients, some of them with messy values."""
     rnd = random.Random(seed)
-    rows = demo_rows(n, today, seed)
+    rows = demo_rows(n, today, seed, unreadable=True)
     lines = [";".join(EXPORT_HEADER)]
     for row in rows:
         cid, name, revenue, costs, orders, first, last, overdue, refs, potential, nps, black, _ = row

@@ -83,9 +83,10 @@ class Summary:
 
     def to_text(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.categories.items())
-        if self.nothing_to_do and not self.dry_run:
+        if self.nothing_to_do:
             extra = f"; {len(self.unqualified)} unqualified" if self.unqualified else ""
-            head = f"No changes: {self.clients} clients, sheet and CRM up to date{extra}."
+            what = "No changes to make (dry run)" if self.dry_run else "No changes"
+            head = f"{what}: {self.clients} clients, sheet and CRM up to date{extra}."
             return "\n".join([head] + self._sheet_lines())
         verb = "Would" if self.dry_run else "Did"
         lines = [f"{self.clients} clients: {counts}.",

@@ -14,7 +14,7 @@ import pytest
 @pytest.fixture
 def demo(cli: Callable[..., str], tmp_path: Path) -> Path:
     folder = tmp_path / "demo"
-    out = cli("demo", str(folder), "--clients", "120", code=1)
+    out = cli("demo", str(folder), "--clients", "120", code=0)
     assert "Demo created" in out and "Next, try:" in out
     return folder
 
@@ -40,7 +40,7 @@ def test_demo_then_owner_edits_then_quiet(cli: Callable[..., str], demo: Path) -
         assert name in col
 
     # a second run with no data change writes nothing and says so in one line
-    out = cli("sync", "--config", config, code=1)  # 1: the demo has unqualified clients
+    out = cli("sync", "--config", config, code=0)
     assert out.startswith("No changes: 120 clients") and out.count("\n") == 1
     stamp = book.stat().st_mtime_ns
 
@@ -66,7 +66,7 @@ def test_demo_then_owner_edits_then_quiet(cli: Callable[..., str], demo: Path) -
     wb.save(book)
     assert book.stat().st_mtime_ns != stamp
 
-    out = cli("sync", "--config", config, "--json", code=1)
+    out = cli("sync", "--config", config, "--json", code=0)
     summary = json.loads(out)
     assert summary["crm"]["written"] == 1
     assert summary["changes"] == [{"id": "7", "name": target[col["name"]], "from": target[col["category"]],
@@ -87,7 +87,7 @@ def test_demo_then_owner_edits_then_quiet(cli: Callable[..., str], demo: Path) -
     _, history = sheet_rows(book, "History")
     assert history[-1][1:6] == ["7", target[col["name"]], target[col["category"]], forced, "manual"]
 
-    out = cli("sync", "--config", config, code=1)
+    out = cli("sync", "--config", config, code=0)
     assert out.startswith("No changes: 120 clients")
 
 
@@ -97,13 +97,13 @@ def test_dry_run_touches_nothing(cli: Callable[..., str], demo: Path) -> None:
         db.execute("UPDATE companies SET revenue_rub = 1, costs_rub = 5 WHERE id = 3")
     before = (demo / "clients.xlsx").read_bytes()
     state_before = (demo / "sheets-sync.state.sqlite").read_bytes()
-    out = cli("sync", "--config", config, "--dry-run", code=1)
+    out = cli("sync", "--config", config, "--dry-run", code=0)
     assert out.splitlines()[1].startswith("Would: sheet +0 rows")
     assert "client 3:" in out
     assert (demo / "clients.xlsx").read_bytes() == before
     assert (demo / "sheets-sync.state.sqlite").read_bytes() == state_before
     assert crm_category(demo, 3) != "E"
-    cli("sync", "--config", config, code=1)
+    cli("sync", "--config", config, code=0)
     assert crm_category(demo, 3) == "E"
 
 
@@ -139,14 +139,14 @@ def test_client_gone_from_crm_is_marked_not_deleted(cli: Callable[..., str], dem
     config = str(demo / "sheets-sync.toml")
     with sqlite3.connect(demo / "crm.sqlite") as db:
         db.execute("DELETE FROM companies WHERE id = 5")
-    out = cli("sync", "--config", config, code=1)
+    out = cli("sync", "--config", config, code=0)
     assert "1 marked gone from the CRM" in out
     header, rows = sheet_rows(demo / "clients.xlsx")
     col = {h: i for i, h in enumerate(header)}
     row = next(r for r in rows if r[col["id"]] == "5")
     assert row[col["crm_status"]] == "not in the CRM since 2026-11-23"
     assert row[col["category"]]  # kept
-    assert cli("sync", "--config", config, code=1).startswith("No changes")
+    assert cli("sync", "--config", config, code=0).startswith("No changes")
 
 
 def test_owner_edit_of_a_crm_column_is_reported_and_kept_in_history(cli: Callable[..., str], demo: Path) -> None:
@@ -159,7 +159,7 @@ def test_owner_edit_of_a_crm_column_is_reported_and_kept_in_history(cli: Callabl
     ws.cell(row=2, column=col["orders_12m"] + 1).value = 999
     client = ws.cell(row=2, column=1).value
     wb.save(book)
-    out = cli("sync", "--config", config, code=1)
+    out = cli("sync", "--config", config, code=0)
     assert f"client {client} orders_12m: '999.0' ->" in out
     _, rows2 = sheet_rows(book)
     assert rows2[0][col["orders_12m"]] != 999
@@ -173,7 +173,7 @@ def test_new_client_in_crm_is_appended(cli: Callable[..., str], demo: Path) -> N
         db.execute("INSERT INTO companies (id, company, revenue_rub, costs_rub, orders_12m, first_order, "
                    "last_order, overdue_days, referrals) VALUES (1000, '=HYPERLINK(\"http://x\",\"y\")', "
                    "'1 000 000,00 ₽', '100 000', 12, '01.01.2020', '2026-11-01', 0, 3)")
-    out = cli("sync", "--config", config, "--json", code=1)
+    out = cli("sync", "--config", config, "--json", code=0)
     assert json.loads(out)["sheet"]["rows_added"] == 1
     header, rows = sheet_rows(demo / "clients.xlsx")
     col = {h: i for i, h in enumerate(header)}
@@ -241,7 +241,7 @@ def test_second_sync_is_locked_out(cli: Callable[..., str], demo: Path) -> None:
     with sync_lock(load_config(config)):
         out = cli("sync", "--config", str(config), code=3)
     assert "Another sync of sheets-sync.toml is running" in out
-    cli("sync", "--config", str(config), code=1)
+    cli("sync", "--config", str(config), code=0)
 
 
 def test_crm_failure_halfway_is_finished_by_the_next_run(cli: Callable[..., str], demo: Path,
@@ -266,12 +266,12 @@ def test_crm_failure_halfway_is_finished_by_the_next_run(cli: Callable[..., str]
     with sqlite3.connect(demo / "crm.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM companies WHERE category IS NULL").fetchone()[0] > 100
     monkeypatch.setattr(SqlCrm, "write_categories", real)
-    summary = json.loads(cli("sync", "--config", config, "--json", code=1))
+    summary = json.loads(cli("sync", "--config", config, "--json", code=0))
     assert summary["crm"]["written"] == 120 - 10 - len(summary["unqualified"])
     with sqlite3.connect(demo / "crm.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM companies WHERE category IS NULL").fetchone()[0] == \
             len(summary["unqualified"])
-    assert cli("sync", "--config", config, code=1).startswith("No changes")
+    assert cli("sync", "--config", config, code=0).startswith("No changes")
 
 
 @pytest.mark.parametrize("clients", ["1", "5", "11"])

@@ -22,10 +22,10 @@ def _live(config: Path) -> None:
 @pytest.fixture
 def live_demo(cli: Callable[..., str], tmp_path: Path) -> Path:
     folder = tmp_path / "demo"
-    cli("demo", str(folder), "--clients", "80", code=1)
+    cli("demo", str(folder), "--clients", "80", code=0)
     config = folder / "sheets-sync.toml"
     _live(config)
-    cli("sync", "--config", str(config), code=1)
+    cli("sync", "--config", str(config), code=0)
     return config
 
 
@@ -38,7 +38,7 @@ def test_workbook_gets_formulas_and_named_thresholds(cli: Callable[..., str], li
     assert all(str(ws.cell(row=r, column=col).value).startswith("=IF(") for r in range(2, 82))
     assert "roi_a" in wb.defined_names and "as_of" in wb.defined_names
     before = (live_demo.parent / "clients.xlsx").read_bytes()
-    assert cli("sync", "--config", str(live_demo), code=1).startswith("No changes")
+    assert cli("sync", "--config", str(live_demo), code=0).startswith("No changes")
     assert (live_demo.parent / "clients.xlsx").read_bytes() == before
 
 
@@ -46,7 +46,7 @@ def test_new_rows_get_formulas(cli: Callable[..., str], live_demo: Path) -> None
     with sqlite3.connect(live_demo.parent / "crm.sqlite") as db:
         db.execute("INSERT INTO companies (id, company, revenue_rub, costs_rub, orders_12m) "
                    "VALUES (999, 'New', 10, 5, 1)")
-    cli("sync", "--config", str(live_demo), code=1)
+    cli("sync", "--config", str(live_demo), code=0)
     ws = openpyxl.load_workbook(live_demo.parent / "clients.xlsx")["Clients"]
     header = [c.value for c in ws[1]]
     assert ws.cell(row=82, column=1).value == "999"

@@ -17,7 +17,7 @@ def crm(demo: GoogleDemo, sql: str) -> list:
 
 
 def test_first_sync_builds_the_sheet_then_quiet(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
-    summary = json.loads(cli("sync", "--config", str(google_demo.config), "--json", code=1))
+    summary = json.loads(cli("sync", "--config", str(google_demo.config), "--json", code=0))
     assert summary["sheet"]["rows_added"] == 60
     col, rows = google_demo.table()
     assert len(rows) == 60
@@ -40,14 +40,14 @@ def test_first_sync_builds_the_sheet_then_quiet(cli: Callable[..., str], google_
     assert isinstance(some[col["changed_at"]], int | float)
 
     google_demo.server.state.clear_log()
-    out = cli("sync", "--config", str(google_demo.config), code=1)
+    out = cli("sync", "--config", str(google_demo.config), code=0)
     assert out.startswith("No changes: 60 clients")
     assert google_demo.actions() == ["values.batchGet"]
 
 
 def test_owner_edits_sort_and_own_column_survive(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
     config = str(google_demo.config)
-    cli("sync", "--config", config, code=1)
+    cli("sync", "--config", config, code=0)
     col, rows = google_demo.table()
     target = rows["7"]
     forced = "E" if target[col["category"]] != "E" else "D"
@@ -64,7 +64,7 @@ def test_owner_edits_sort_and_own_column_survive(cli: Callable[..., str], google
     order = [str(r[col["id"]]) for r in google_demo.values()[1:]]
     state.clear_log()
 
-    summary = json.loads(cli("sync", "--config", config, "--json", code=1))
+    summary = json.loads(cli("sync", "--config", config, "--json", code=0))
     assert summary["crm"]["written"] == 1
     assert crm(google_demo, "SELECT category FROM companies WHERE id = 7") == [(forced,)]
     col2, rows2 = google_demo.table()
@@ -74,12 +74,12 @@ def test_owner_edits_sort_and_own_column_survive(cli: Callable[..., str], google
     # read, check (header row and ids), one write of the changed cells, check again, one History append
     assert google_demo.actions() == ["values.batchGet", "values.batchGet", "values.batchUpdate",
                                      "values.batchGet", "values.append"]
-    assert cli("sync", "--config", config, code=1).startswith("No changes")
+    assert cli("sync", "--config", config, code=0).startswith("No changes")
 
 
 def test_owner_sorts_between_our_read_and_write(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
     config = str(google_demo.config)
-    cli("sync", "--config", config, code=1)
+    cli("sync", "--config", config, code=0)
     col, _ = google_demo.table()
     crm(google_demo, "UPDATE companies SET revenue_rub = 1, costs_rub = 100 WHERE id IN (3, 4, 5)")
     state = google_demo.server.state
@@ -91,7 +91,7 @@ def test_owner_sorts_between_our_read_and_write(cli: Callable[..., str], google_
             state.owner_sort(google_demo.key, "Clients", col["name"])
 
     state.before_next_write = owner_sorts
-    cli("sync", "--config", config, code=1)
+    cli("sync", "--config", config, code=0)
     assert sorts == [1]
     # every row holds its own client's values: the sheet agrees with the CRM row by row
     _, rows = google_demo.table()
@@ -102,13 +102,13 @@ def test_owner_sorts_between_our_read_and_write(cli: Callable[..., str], google_
     for cid, row in rows.items():
         if row[col["category"]] != "unqualified":
             assert categories[cid] == row[col["category"]], cid
-    assert cli("sync", "--config", config, code=1).startswith("No changes")
+    assert cli("sync", "--config", config, code=0).startswith("No changes")
 
 
 def test_text_from_the_crm_stays_text(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
     crm(google_demo, "UPDATE companies SET company = '=HYPERLINK(\"http://x\",\"y\")' WHERE id = 2")
     crm(google_demo, "UPDATE companies SET company = '+7 495 123-45-67' WHERE id = 3")
-    cli("sync", "--config", str(google_demo.config), code=1)
+    cli("sync", "--config", str(google_demo.config), code=0)
     col, rows = google_demo.table()
     # unformatted values: a formula would read back evaluated ("y"), "+7 ..." as #ERROR!
     assert rows["2"][col["name"]] == '=HYPERLINK("http://x","y")'
@@ -118,9 +118,9 @@ def test_text_from_the_crm_stays_text(cli: Callable[..., str], google_demo: Goog
 def test_429_with_retry_after_is_waited_out(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
     google_demo.server.state.faults.rate_limit(action="values.batchGet", retry_after=0.2)
     google_demo.server.state.faults.server_error(action="values.batchUpdate")
-    cli("sync", "--config", str(google_demo.config), code=1)
+    cli("sync", "--config", str(google_demo.config), code=0)
     assert google_demo.actions()[:2] == ["values.batchGet", "values.batchGet"]
-    assert cli("sync", "--config", str(google_demo.config), code=1).startswith("No changes")
+    assert cli("sync", "--config", str(google_demo.config), code=0).startswith("No changes")
 
 
 def test_persistent_500_gives_up_in_bounded_time(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
@@ -129,12 +129,12 @@ def test_persistent_500_gives_up_in_bounded_time(cli: Callable[..., str], google
     assert "still failing after" in out and "HTTP 500" in out
     assert len(google_demo.actions()) >= 2
     google_demo.server.state.faults.clear()
-    cli("sync", "--config", str(google_demo.config), code=1)
+    cli("sync", "--config", str(google_demo.config), code=0)
 
 
 def test_dropped_connection_is_retried(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
     google_demo.server.state.faults.drop(action="values.append")
-    cli("sync", "--config", str(google_demo.config), code=1)
+    cli("sync", "--config", str(google_demo.config), code=0)
     _, rows = google_demo.table()
     assert len(rows) == 60
 
@@ -179,7 +179,7 @@ def test_endpoint_must_be_loopback(cli: Callable[..., str], google_demo: GoogleD
 def test_live_formulas_are_written_user_entered_once(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
     text = google_demo.config.read_text()
     google_demo.config.write_text(text.replace("credentials = ", "live_formulas = true\ncredentials = "))
-    cli("sync", "--config", str(google_demo.config), code=1)
+    cli("sync", "--config", str(google_demo.config), code=0)
     state = google_demo.server.state
     formulas = state.read_values(google_demo.key, "'Clients'", "FORMULA")
     col = formulas[0].index("live_category")
@@ -188,12 +188,12 @@ def test_live_formulas_are_written_user_entered_once(cli: Callable[..., str], go
     names = {n["name"] for n in state.get_spreadsheet(google_demo.key).named_ranges.values()}
     assert {"roi_a", "pareto_a", "as_of"} <= names
     state.clear_log()
-    assert cli("sync", "--config", str(google_demo.config), code=1).startswith("No changes")
+    assert cli("sync", "--config", str(google_demo.config), code=0).startswith("No changes")
     assert google_demo.actions() == ["values.batchGet"]
     crm(google_demo, "INSERT INTO companies (id, company, revenue_rub, costs_rub, orders_12m) "
                      "VALUES (999, 'New', 10, 5, 1)")
     state.clear_log()
-    cli("sync", "--config", str(google_demo.config), code=1)
+    cli("sync", "--config", str(google_demo.config), code=0)
     user_entered = [e for e in state.request_log if e.action == "values.batchUpdate" and b"USER_ENTERED" in
                     e.request_body]
     assert len(user_entered) == 1 and user_entered[0].request_body.count(b"=IF(") >= 1
