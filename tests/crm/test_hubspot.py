@@ -37,7 +37,7 @@ def seed(app: HubSpotApp, count: int) -> list[str]:
 
 
 def adapter(app: HubSpotApp, **options: object) -> HubSpotCrm:
-    opts = {"url": app.base_url, "rate_limit": "100/0.1s", **options}  # type: ignore[attr-defined]
+    opts = {"url": app.base_url, **options}  # type: ignore[attr-defined]
     crm = open_crm(settings("hubspot", FIELDS, CATEGORY, **opts))
     assert isinstance(crm, HubSpotCrm)
     return crm
@@ -90,7 +90,7 @@ def test_batches_of_100_with_207_partial_failure(hub: HubSpotApp) -> None:
     assert batches(hub) == [(207, 100), (207, 100), (200, 30)]
 
 
-def test_whole_batch_validation_error_is_bisected(hub: HubSpotApp) -> None:
+def test_whole_batch_validation_error_is_halved_once_then_reported(hub: HubSpotApp) -> None:
     ids = seed(hub, 40)
     crm = adapter(hub)
     crm.ensure_category_field(CODES)
@@ -99,10 +99,23 @@ def test_whole_batch_validation_error_is_bisected(hub: HubSpotApp) -> None:
     changes = dict.fromkeys(ids, "A")
     changes[ids[17]] = "Z"
     result = crm.write_categories(changes)
-    assert list(result.rejected) == [ids[17]]
+    # the batch of 40, then its halves once: the half holding ids[17] is reported as a whole
+    assert sorted(result.rejected) == sorted(ids[:20])
     assert "was not one of the allowed options" in result.rejected[ids[17]]
-    assert len(result.written) == 39
-    assert len(batches(hub)) <= 1 + 2 * math.ceil(math.log2(40))
+    assert "refused the batch of 20 without naming a record" in result.rejected[ids[3]]
+    assert sorted(result.written) == sorted(ids[20:])
+    assert batches(hub) == [(400, 40), (400, 20), (200, 20)]
+
+
+def test_a_batch_refused_without_ids_costs_three_requests_not_2n(hub: HubSpotApp) -> None:
+    ids = seed(hub, 100)
+    crm = adapter(hub)
+    crm.ensure_category_field(CODES)
+    crm.properties()
+    crm._properties[CATEGORY]["options"].append({"value": "Z", "label": "Z"})  # type: ignore[index]
+    result = crm.write_categories(dict.fromkeys(ids, "Z"))  # every record is bad
+    assert len(result.rejected) == 100 and not result.written
+    assert len(batches(hub)) == 3  # bisecting to single records took 199
 
 
 def test_pacing_never_draws_a_429(hub: HubSpotApp) -> None:
