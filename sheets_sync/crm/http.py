@@ -418,7 +418,7 @@ class HttpClient:
             raise RemoteError(
                 f"{where}: still failing after {self.stats_attempts(retrying)} attempts in "
                 f"{spent:.1f} s: {exc.summary}. {self.vendor} may be down or limiting us; "
-                "nothing was written; run again later (raise [crm] retry_budget to wait "
+                "the sync stopped here; run again later (raise [crm] retry_budget to wait "
                 "longer).") from None
 
     @staticmethod

@@ -7,10 +7,12 @@ the routes and the vendor's error bodies; :mod:`.server` serves any app over HTT
 
 Fault switches (``app.faults``), all counted per test because tests call ``app.reset()``:
 
-* ``fail(status, times=1, after=0, path=None, body=None, retry_after=None)``: answer the next
-  ``times`` matching requests (after skipping ``after`` of them) with ``status`` and the
-  vendor's body for it (429, 503, 500...).
-* ``answer(status, body, content_type=..., times=1, after=0, path=None)``: answer with these
+* ``fail(status, times=1, after=0, path=None, body=None, retry_after=None, method=None)``:
+  answer the next ``times`` matching requests (after skipping ``after`` of them) with
+  ``status`` and the vendor's body for it (429, 503, 500...). ``path`` matches a substring of
+  the path and query; ``method`` (e.g. ``"PATCH"``) narrows it to writes.
+* ``answer(status, body, content_type=..., times=1, after=0, path=None, method=None)``: answer
+  with these
   exact bytes (an HTML page with 200, an empty or truncated body, an error body with 200).
 * ``drop(times=1, after=0, path=None)``: close the connection without answering.
 * ``slow(seconds, times=1, after=0, path=None)``: answer late.
@@ -142,9 +144,11 @@ class _Rule:
     seconds: float = 0.0
     raw: bytes | None = None
     content_type: str = "application/json"
+    method: str | None = None
 
     def matches(self, request: Request) -> bool:
-        return self.path is None or self.path in request.target
+        return (self.path is None or self.path in request.target) and \
+            (self.method is None or self.method == request.method)
 
 
 class Faults:
@@ -159,16 +163,19 @@ class Faults:
             self._hooks: dict[int, Callable[[Any], None]] = {}
 
     def fail(self, status: int, times: int = 1, after: int = 0, path: str | None = None,
-             body: Any = None, retry_after: float | None = None) -> None:
+             body: Any = None, retry_after: float | None = None,
+             method: str | None = None) -> None:
         with self._lock:
-            self._rules.append(_Rule("fail", times, after, path, status, body, retry_after))
+            self._rules.append(_Rule("fail", times, after, path, status, body, retry_after,
+                                     method=method))
 
     def answer(self, status: int, body: bytes | str, content_type: str = "application/json",
-               times: int = 1, after: int = 0, path: str | None = None) -> None:
+               times: int = 1, after: int = 0, path: str | None = None,
+               method: str | None = None) -> None:
         raw = body.encode("utf-8") if isinstance(body, str) else body
         with self._lock:
             self._rules.append(_Rule("fail", times, after, path, status, raw=raw,
-                                     content_type=content_type))
+                                     content_type=content_type, method=method))
 
     def drop(self, times: int = 1, after: int = 0, path: str | None = None) -> None:
         with self._lock:
