@@ -5,7 +5,8 @@ Every request goes through :meth:`HttpClient.request`, which
 1. waits for the client-side pacer (a sliding window: at most ``rate_limit`` requests in any
    window plus a headroom of 50 ms and 5 % of the window, so that pacing "at" a vendor's limit
    stays under it despite clock and transit jitter; or, for a vendor whose limit is a leaky
-   bucket, a bucket of ``rate_limit`` requests draining at the same average rate), so the
+   bucket, a bucket of ``rate_limit`` requests draining at the same average rate, kept 250 ms
+   of drain below its top), so the
    vendor's limiter never has to answer 429 under normal use. The pacer and the retries read
    the time from :data:`CLOCK` and wait with :data:`SLEEP` (tests replace both with a manual
    clock, so no outcome depends on the machine's speed);
@@ -320,8 +321,10 @@ class HttpClient:
         self._window: _WindowPacer | None = None
         self._leaky: _LeakyPacer | None = None
         if options.rate is not None and shape == "bucket":
+            # a bucket's headroom costs its time once (the level stays that far below the
+            # top), so it can be generous: 250 ms of transit jitter
             self._leaky = _LeakyPacer(options.rate.requests,
-                                      options.rate.requests / options.rate.per, margin)
+                                      options.rate.requests / options.rate.per, margin + 0.2)
         elif options.rate is not None:
             self._window = _WindowPacer(options.rate.requests, options.rate.per,
                                         margin + 0.05 * options.rate.per)

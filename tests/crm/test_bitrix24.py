@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import threading
 
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from sheets_sync.crm import open_crm
 from sheets_sync.crm.bitrix24 import Bitrix24Crm
 from sheets_sync.emulators.crm import Bitrix24App
+from sheets_sync.emulators.crm.limits import ManualClock
 from sheets_sync.errors import ConfigError, RemoteError
 
 from .conftest import settings
@@ -113,6 +116,26 @@ def test_pacing_keeps_the_bucket_from_overflowing(b24: Bitrix24App) -> None:
     crm.fetch()
     crm.write_categories(dict.fromkeys(ids, "A"))
     assert len(b24.log.entries) > 20  # more than the bucket holds
+    assert b24.log.count(status=503) == 0
+
+
+def test_pacing_at_the_bucket_size_with_transit_jitter_draws_no_503(
+        b24: Bitrix24App, clock: ManualClock) -> None:
+    b24.bucket.configure(capacity=10, rate=2.0)
+    ids = seed(b24, 600)
+    jitter = random.Random(11)
+    lock = threading.Lock()
+
+    def arrival() -> float:  # each request reaches the portal 0-200 ms after it was sent
+        with lock:
+            return clock.now() + jitter.uniform(0.0, 0.2)
+
+    b24.clock = arrival
+    crm = adapter(b24, rate_limit="10/5s")  # exactly the bucket: 10, draining 2 per second
+    crm.ensure_category_field(CODES)
+    crm.fetch()
+    crm.write_categories(dict.fromkeys(ids, "A"))
+    assert len(b24.log.entries) > 2 * 10
     assert b24.log.count(status=503) == 0
 
 
