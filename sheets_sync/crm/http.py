@@ -13,7 +13,7 @@ Every request goes through :meth:`HttpClient.request`, which
 2. sends it with one ``requests.Session`` (keep-alive, a timeout on every call);
 3. retries transient failures with ``tenacity``: 429 and 5xx answers and dropped or refused
    connections, with exponential backoff and full jitter, honouring ``Retry-After``, bounded
-   both in attempts and in total seconds (``stop_before_delay``: it never starts a wait that
+   both in attempts and in total seconds (on :data:`CLOCK`: it never starts a wait that
    would end past the budget);
 4. checks the body when the caller says what a valid one is (``accept``): a 2xx whose body is
    not JSON (an HTML page, an empty or truncated body) or is the vendor's error shape is retried
@@ -66,9 +66,9 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_before_delay,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from ..errors import ConfigError, CrmError, RemoteError
 from .base import check_keys
@@ -411,7 +411,7 @@ class HttpClient:
                         state.attempt_number + 1, retry.attempts)
 
         retrying = Retrying(
-            stop=stop_after_attempt(retry.attempts) | stop_before_delay(retry.budget),
+            stop=stop_after_attempt(retry.attempts) | _Budget(self._clock, started, retry.budget),
             wait=_Wait(retry), retry=retry_if_exception_type(_Retry), sleep=self._sleep,
             before_sleep=before_sleep, reraise=True)
         try:
@@ -502,6 +502,18 @@ class _LeakyPacer:
                 level = max(0.0, level - (later - now) * self.drain)
                 now = later
             self._level, self._at = level + 1, now
+
+
+class _Budget(stop_base):
+    """Stop before a wait that would end past ``budget`` seconds from ``started``, by ``clock``
+    (tenacity's own ``stop_before_delay`` reads the wall clock, which a test cannot drive)."""
+
+    def __init__(self, clock: Callable[[], float], started: float, budget: float) -> None:
+        self.clock, self.started, self.budget = clock, started, budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        upcoming = getattr(retry_state, "upcoming_sleep", 0.0) or 0.0
+        return self.clock() - self.started + upcoming >= self.budget
 
 
 class _Wait:

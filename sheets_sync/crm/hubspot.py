@@ -200,7 +200,9 @@ class HubSpotCrm:
     # -- setup and check --------------------------------------------------------------
     def ensure_category_field(self, codes: Sequence[str]) -> list[str]:
         path = f"crm/v3/properties/companies/{self.category_key}"
-        response = self.http.request("GET", path, expect=(404,))
+        response = self.http.request("GET", path, expect=(404,), accept=expect_json(
+            lambda b: None if isinstance(b, dict) and isinstance(b.get("name"), str)
+            else "not a property"))
         if response.status_code == 404:
             self.http.request("POST", "crm/v3/properties/companies", idempotent=False, json={
                 "name": self.category_key, "label": self.category_label,

@@ -10,6 +10,7 @@ import pytest
 from sheets_sync.crm import open_crm
 from sheets_sync.crm.hubspot import HubSpotCrm
 from sheets_sync.emulators.crm import HubSpotApp
+from sheets_sync.emulators.crm.limits import ManualClock
 from sheets_sync.errors import ConfigError, RemoteError
 
 from .conftest import settings
@@ -150,6 +151,15 @@ def test_retry_after_is_honoured(hub: HubSpotApp) -> None:
     crm.fetch()
     assert waits[0] == 0.04
     assert 0 <= waits[1] <= 0.05  # exponential backoff with jitter, capped by backoff_max
+
+
+def test_the_retry_budget_is_counted_on_the_clock(hub: HubSpotApp, clock: ManualClock) -> None:
+    crm = adapter(hub, max_attempts=100, backoff=1, backoff_max=1, retry_budget=10)
+    hub.faults.fail(500, times=1000)
+    with pytest.raises(RemoteError, match=r"still failing after \d+ attempts in 9\.\d s"):
+        crm.fetch()
+    assert 8 <= hub.log.count(status=500) <= 40  # jittered waits of at most 1 s, 10 s budget
+    assert sum(clock.slept) < 10
 
 
 def test_persistent_5xx_ends_in_remote_error(hub: HubSpotApp) -> None:
