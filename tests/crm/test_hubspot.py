@@ -156,7 +156,7 @@ def test_retry_after_is_honoured(hub: HubSpotApp) -> None:
 def test_the_retry_budget_is_counted_on_the_clock(hub: HubSpotApp, clock: ManualClock) -> None:
     crm = adapter(hub, max_attempts=100, backoff=1, backoff_max=1, retry_budget=10)
     hub.faults.fail(500, times=1000)
-    with pytest.raises(RemoteError, match=r"still failing after \d+ attempts in 9\.\d s"):
+    with pytest.raises(RemoteError, match=r"still failing after \d+ attempts in (9\.\d|10\.0) s"):
         crm.fetch()
     assert 8 <= hub.log.count(status=500) <= 40  # jittered waits of at most 1 s, 10 s budget
     assert sum(clock.slept) < 10
