@@ -411,8 +411,13 @@ def _fields_shape(body: Any) -> str | None:
         if not isinstance(cf, dict) or not isinstance(cf.get("id"), int) \
                 or not isinstance(cf.get("type"), str):
             return f"custom field #{n} has no numeric id or no type"
-        if not isinstance(cf.get("enums") or [], list):
-            return f"custom field #{n}: enums is not a list"
+        if not all(isinstance(cf.get(key), str | None) for key in ("name", "code")):
+            return f"custom field #{n}: name or code is not a text"
+        enums = cf.get("enums") or []
+        if not isinstance(enums, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("id"), int) and "value" in e
+                for e in enums):
+            return f"custom field #{n}: enums is not a list of options with ids"
     return _links_shape(body)
 
 

@@ -374,6 +374,10 @@ def _fields_shape(body: Mapping[str, Any]) -> str | None:
     result = body["result"]
     if not isinstance(result, dict) or not all(isinstance(v, dict) for v in result.values()):
         return "result is not an object of field descriptions"
+    for name, field in result.items():
+        items = field.get("items") or []
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return f"field {str(name)[:40]}: items is not a list of list items"
     return None
 
 

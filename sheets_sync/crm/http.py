@@ -6,10 +6,10 @@ Every request goes through :meth:`HttpClient.request`, which
    window plus a headroom of 50 ms and 5 % of the window, so that pacing "at" a vendor's limit
    stays under it despite clock and transit jitter; or, for a vendor whose limit is a leaky
    bucket, a bucket of ``rate_limit`` requests draining at the same average rate, kept 250 ms
-   of drain below its top), so the
-   vendor's limiter never has to answer 429 under normal use. The pacer and the retries read
-   the time from :data:`CLOCK` and wait with :data:`SLEEP` (tests replace both with a manual
-   clock, so no outcome depends on the machine's speed);
+   of drain below its top), so the vendor's limiter never has to answer 429 under normal use.
+   The pacer and the retries (waits and ``retry_budget``) read the time from :data:`CLOCK` and
+   wait with :data:`SLEEP` (tests replace both with a manual clock, so no outcome depends on
+   the machine's speed);
 2. sends it with one ``requests.Session`` (keep-alive, a timeout on every call);
 3. retries transient failures with ``tenacity``: 429 and 5xx answers and dropped or refused
    connections, with exponential backoff and full jitter, honouring ``Retry-After``, bounded
@@ -24,8 +24,10 @@ Every request goes through :meth:`HttpClient.request`, which
    :class:`~sheets_sync.errors.CrmError`, and failures that outlived the retries to
    :class:`~sheets_sync.errors.RemoteError`.
 
-A vendor's answer is quoted in a message only as :func:`summarise` makes it: one line, the
-status, the vendor's error code and the first 100 characters of its text with HTML stripped.
+A vendor's answer is quoted in a message only as one line (:meth:`HttpClient.detail`,
+:func:`body_problem`): the status, the vendor's error code and message, or the first 100
+characters of an HTML or text page with its tags stripped. A JSON body that cannot be used is
+described (truncated, N bytes), never quoted: it may hold client data.
 
 Secrets (tokens, webhook codes) are registered with :func:`register_secret`; every message,
 exception and log record this module or ``urllib3`` produces has them replaced by ``***``.
@@ -487,7 +489,8 @@ class _LeakyPacer:
 
     def __init__(self, capacity: int, drain: float, margin: float) -> None:
         self.capacity, self.drain, self.margin = capacity, drain, margin
-        self._level, self._at = 0.0, None  # type: float, float | None
+        self._level: float = 0.0
+        self._at: float | None = None
         self._lock = threading.Lock()
 
     def acquire(self, clock: Callable[[], float], sleep: Sleep) -> None:
@@ -573,7 +576,7 @@ _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.S | re
 
 def line(text: str, limit: int = 100) -> str:
     """``text`` on one line, HTML tags stripped, at most ``limit`` characters (then "…")."""
-    text = " ".join(html.unescape(_TAGS.sub(" ", text)).split())
+    text = " ".join(html.unescape(_TAGS.sub(" ", text[:20_000])).split())
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 

@@ -309,8 +309,9 @@ def _properties_shape(body: Any) -> str | None:
     for n, prop in enumerate(body["results"]):
         if not isinstance(prop, dict) or not isinstance(prop.get("name"), str):
             return f"property #{n} has no name"
-        if not isinstance(prop.get("options") or [], list):
-            return f"property #{n}: options is not a list"
+        options = prop.get("options") or []
+        if not isinstance(options, list) or not all(isinstance(o, dict) for o in options):
+            return f"property #{n}: options is not a list of options"
     return None
 
 

@@ -265,3 +265,14 @@ def test_unknown_mapped_field_is_a_config_error(amo: AmoCrmApp) -> None:
     crm = adapter(amo)
     with pytest.raises(ConfigError, match="no company field 'REVENUE'"):
         crm.fetch()
+
+
+@pytest.mark.parametrize("company", [{"name": "x"}, {"id": "12"},
+                                     {"id": 12, "custom_fields_values": [{"field_id": "a"}]}])
+def test_a_company_of_the_wrong_shape_fails_the_read(amo: AmoCrmApp, company: dict) -> None:
+    seed(amo, 3)
+    crm = adapter(amo)
+    amo.faults.fail(200, times=10, path="/api/v4/companies?",
+                    body={"_embedded": {"companies": [company]}})
+    with pytest.raises(RemoteError, match="wrong shape: company #0"):
+        crm.fetch()

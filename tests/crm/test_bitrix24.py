@@ -211,3 +211,13 @@ def test_check(b24: Bitrix24App) -> None:
 def test_category_field_must_be_a_user_field(b24: Bitrix24App) -> None:
     with pytest.raises(ConfigError, match="UF_CRM_"):
         open_crm(settings("bitrix24", FIELDS, "category", url=f"{b24.base_url}/rest/1/"))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("body", [{"result": [{"TITLE": "x"}]}, {"result": {"ID": "1"}},
+                                  {"result": [{"ID": "1"}], "next": "50"}])
+def test_a_list_of_the_wrong_shape_fails_the_read(b24: Bitrix24App, body: dict) -> None:
+    seed(b24, 3)
+    crm = adapter(b24)
+    b24.faults.fail(200, times=10, path="crm.company.list", body=body)
+    with pytest.raises(RemoteError, match="wrong shape"):
+        crm.fetch()

@@ -197,3 +197,13 @@ def test_check(hub: HubSpotApp) -> None:
     assert not crm.check(CODES)[-1].ok
     crm.ensure_category_field(CODES)
     assert all(i.ok for i in crm.check(CODES))
+
+
+@pytest.mark.parametrize("record", [{"id": "7"}, {"properties": {"name": "x"}},
+                                    {"id": "7", "properties": "x"}])
+def test_a_record_of_the_wrong_shape_fails_the_read(hub: HubSpotApp, record: dict) -> None:
+    seed(hub, 3)
+    crm = adapter(hub)
+    hub.faults.fail(200, times=10, path="/crm/v3/objects/companies?", body={"results": [record]})
+    with pytest.raises(RemoteError, match="wrong shape: record #0 has no"):
+        crm.fetch()
