@@ -18,7 +18,10 @@ the sync pass calls it. Printed, from the emulator's request log:
 * wall: seconds for ``write_categories``; floor: the least time the server's limiter allows
   for that many requests from an empty limiter (sliding window L per W s: the request number
   k (0-based) cannot go before ``floor(k / L) * W``; leaky bucket of C draining r/s: not before
-  ``max(0, k + 1 - C) / r``); target wall within 10 % of the floor;
+  ``max(0, k + 1 - C) / r``); target wall within 15 % of the floor (the sliding-window pacer
+  keeps a headroom of 50 ms + 5 % of the window under the vendor's limit, so that a vendor
+  counting at its own clock, with transit jitter, never sees one request too many: about 10 %
+  for amoCRM's 1 s window, 5.5 % for HubSpot's 10 s);
 * one record per request: the same writes with ``batch_size = 1``. Not run in full (10,000
   paced requests take 17-83 minutes): a sample of ``--sample`` single-record writes is timed
   with both limiters off to get the service time per request, and the full run is
@@ -26,7 +29,8 @@ the sync pass calls it. Printed, from the emulator's request log:
   service time (the floor is the larger for every vendor). The ratios are one-per-request over
   batched, for requests and for time.
 
-Pacing: amoCRM and HubSpot pace with a sliding window of the vendor's limit; Bitrix24 with a
+Pacing: amoCRM and HubSpot pace with a sliding window of the vendor's limit (plus the headroom);
+Bitrix24 with a
 client-side twin of its leaky bucket (``rate_limit = "50/25s"``: 50, draining 2/s).
 Bitrix24's 480 s-per-10-minutes operating-time budget is charged at 0 s per call by the
 emulator (its default), so only the bucket limits this run.
@@ -227,14 +231,14 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{row.vendor.title}: {row.writes} batch writes, target {target}")
         if row.limited:
             failures.append(f"{row.vendor.title}: {row.limited} answers of the vendor's limiter")
-        if row.floor >= 5 and row.wall > row.floor * 1.10:
-            failures.append(f"{row.vendor.title}: wall {row.wall:.1f} s is more than 10 % over the floor "
+        if row.floor >= 5 and row.wall > row.floor * 1.15:
+            failures.append(f"{row.vendor.title}: wall {row.wall:.1f} s is more than 15 % over the floor "
                             f"{row.floor:.1f} s")
         if not row.correct:
             failures.append(f"{row.vendor.title}: the CRM does not hold every written category")
     print("\nwrites: batch write requests; meta: the category field's metadata request (once per adapter).")
     print("floor: least time the server's limiter allows for writes + meta requests from an empty limiter; "
-          "the 10 % target is judged when the floor is 5 s or more.")
+          "the 15 % target is judged when the floor is 5 s or more.")
     print("* one record per request: extrapolated, not run: max(limiter floor for N + 1 requests, N × the "
           f"service time of a {args.sample}-request sample timed with the limiters off).")
     for failure in failures:

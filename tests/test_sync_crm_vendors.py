@@ -8,8 +8,11 @@ and a company edited or deleted mid-sync are survived, and a real process killed
 write or after the sheet write is finished by the next run.
 
 The emulators run in this process on 127.0.0.1 (a killed subprocess reaches them there), with
-the vendors' limiters at their documented ratios over windows 20-200 times shorter, and the
-configs pace and back off to match, so the file stays fast. No test asserts a timing.
+the vendors' documented limits, in virtual time: the emulators' limiters and the CLI's pacing
+and retries (``sheets_sync.crm.http.CLOCK``/``SLEEP``) share one manual clock that moves only
+when the client waits, so nothing sleeps and no outcome depends on the machine's speed. The
+killed-run tests start a real process, which cannot share that clock: there the limiters are
+off (those tests are about recovery, not limits). No test asserts a timing.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import Any
 import openpyxl
 import pytest
 
+from sheets_sync.crm import http
 from sheets_sync.emulators.crm import AmoCrmApp, App, Bitrix24App, EmulatorServer, HubSpotApp
+from sheets_sync.emulators.crm.limits import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDORS = ["amocrm", "bitrix24", "hubspot"]
@@ -122,7 +127,6 @@ url = "{base_url}"
 token_env = "AMOCRM_TOKEN"
 category_field = "SS_CATEGORY"
 category_label = "Категория клиента"
-rate_limit = "7/0.05s"
 {RETRY}
 [fields]
 id = "id"
@@ -139,7 +143,6 @@ url = "{base_url}/rest/1/"
 token_env = "BITRIX24_WEBHOOK"
 category_field = "UF_CRM_SS_CATEGORY"
 category_label = "Категория клиента"
-rate_limit = "50/0.25s"
 {RETRY}
 [fields]
 id = "ID"
@@ -155,7 +158,6 @@ url = "{base_url}"
 token_env = "HUBSPOT_TOKEN"
 category_field = "client_category"
 category_label = "Client category"
-rate_limit = "100/0.05s"
 {RETRY}
 [fields]
 id = "id"
@@ -167,23 +169,33 @@ overdue_days = "overdue_days"
 '''
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """Virtual time for the in-process CLI's pacing and retries (the emulators share it)."""
+    manual = ManualClock()
+    monkeypatch.setattr(http, "CLOCK", manual.now)
+    monkeypatch.setattr(http, "SLEEP", manual.sleep)
+    return manual
+
+
 @pytest.fixture(params=VENDORS)
 def crm(request: pytest.FixtureRequest, servers: dict[str, EmulatorServer], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Vendor:
+        monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> Vendor:
     kind = request.param
     server = servers[kind]
     app = server.app
     app.reset()
+    app.clock = clock.now
     if isinstance(app, AmoCrmApp):
-        app.limiter.configure(limit=7, window=0.05, enabled=True)  # 7 per 1 s, 20x faster
+        app.limiter.configure(limit=7, window=1.0, enabled=True)  # amoCRM: 7 per second
         secret, token_env, field, path = app.state.token, "AMOCRM_TOKEN", "SS_CATEGORY", "/api/v4/companies"
     elif isinstance(app, Bitrix24App):
-        app.bucket.configure(capacity=50, rate=200.0, enabled=True)  # 50 draining 2/s, 100x
+        app.bucket.configure(capacity=50, rate=2.0, enabled=True)  # 50 draining 2 per second
         app.operation.configure(budget=480.0, window=600.0, enabled=True)
         secret, token_env, field, path = app.state.code, "BITRIX24_WEBHOOK", "UF_CRM_SS_CATEGORY", "/batch.json"
     else:
         assert isinstance(app, HubSpotApp)
-        app.limiter.configure(limit=100, window=0.05, enabled=True)  # 100 per 10 s, 200x
+        app.limiter.configure(limit=100, window=10.0, enabled=True)  # 100 per 10 s
         secret, token_env, field, path = (app.state.token, "HUBSPOT_TOKEN", "client_category",
                                           "/batch/update")
     ids = _seed(app)
@@ -193,6 +205,14 @@ def crm(request: pytest.FixtureRequest, servers: dict[str, EmulatorServer], tmp_
     config.write_text(_config(kind, server.base_url) + '[sheet]\nworkbook = "clients.xlsx"\n'
                       '[log]\nfile = "logs/sync.log"\n', encoding="utf-8")
     return Vendor(kind, app, server, secret, token_env, field, path, ids)
+
+
+def limits_off(app: App) -> None:
+    if isinstance(app, Bitrix24App):
+        app.bucket.configure(enabled=False)
+        app.operation.configure(enabled=False)
+    else:
+        app.limiter.configure(enabled=False)  # type: ignore[attr-defined]
 
 
 def _config_path(crm: Vendor, tmp_path: Path) -> str:
@@ -366,6 +386,7 @@ def test_company_edited_and_deleted_during_the_sync(cli: Callable[..., str], crm
 def test_killed_run_is_finished_by_the_next(cli: Callable[..., str], crm: Vendor, tmp_path: Path,
                                             point: str, sync_processes: Any) -> None:
     config = _config_path(crm, tmp_path)
+    limits_off(crm.app)  # a real process runs on the real clock: see the module's docstring
     cli("crm", "setup", "--config", config)
     sync(cli, config, code=1)
     set_manual(tmp_path, crm.ids["Globex"], "AAA")  # work for the killed run
@@ -390,3 +411,137 @@ def test_killed_run_is_finished_by_the_next(cli: Callable[..., str], crm: Vendor
     assert len(keys) == len(set(keys)), "History tab has a change twice"
     assert (crm.ids["Globex"], categories[crm.ids["Globex"]]) in {(str(k[0]), k[2]) for k in keys}
     assert cli("sync", "--config", config, code=1).startswith("No changes")
+
+
+# ----------------------------------------------------------------------------- malformed answers
+
+BAD = ROOT / "tests" / "fixtures" / "bad_inputs" / "vendors"
+#: kind -> (the listing's path as the fault switch matches it, the write's path, method)
+LISTING = {"amocrm": ("/api/v4/companies?", "/api/v4/companies", "PATCH"),
+           "bitrix24": ("/crm.company.list.json", "/batch.json", "POST"),
+           "hubspot": ("/crm/v3/objects/companies?", "/batch/update", "POST")}
+
+
+@dataclass(frozen=True)
+class BadAnswer:
+    name: str
+    file: str  # under tests/fixtures/bad_inputs/vendors/, "{kind}" for the vendor's folder
+    content_type: str = "application/json"
+    target: str = "read"  # "read": the listing; "write": the category write
+    after: int = 0  # good answers before the bad ones (1: page 1 is good, page 2 is bad)
+    times: int = 100  # every retry meets it too
+    expect: str = ""  # a word the message must hold
+
+
+BAD_ANSWERS = [
+    BadAnswer("truncated JSON on page 2", "{kind}/truncated_page.json", after=1,
+              expect="truncated or invalid JSON"),
+    BadAnswer("truncated page 1", "{kind}/truncated_page.json", expect="truncated or invalid JSON"),
+    BadAnswer("HTML with 200", "html_200.html", "text/html; charset=utf-8",
+              expect="Service temporarily unavailable"),
+    BadAnswer("error body with 200", "{kind}/error_200.json", expect="wrong shape"),
+    BadAnswer("empty body", "empty.txt", expect="empty body"),
+    BadAnswer("repeated cursor", "{kind}/repeated_cursor.json", expect="same next-page cursor"),
+    BadAnswer("write answered 200 with an error body", "{kind}/error_200.json", target="write",
+              expect="wrong shape"),
+]
+
+
+def _categories(crm: Vendor) -> dict[str, str | None]:
+    return {cid: crm.category(cid) for cid in crm.app.state.companies}  # type: ignore[attr-defined]
+
+
+def _state(tmp_path: Path, tables: tuple[str, ...]) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(tmp_path / "sheets-sync.state.sqlite") as db:
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}  # noqa: S608
+
+
+def _fill_pages(crm: Vendor, count: int) -> None:
+    """Companies enough for a second listing page (250 amoCRM, 100 HubSpot, 50 Bitrix24)."""
+    state: Any = crm.app.state
+    for n in range(count):
+        if isinstance(crm.app, AmoCrmApp):
+            state.add_company(f"Filler {n}", {"REVENUE": 1000 + n, "COSTS": 10, "ORDERS_12M": 1,
+                                              "OVERDUE_DAYS": 0})
+        elif isinstance(crm.app, Bitrix24App):
+            state.add_company(f"Filler {n}", REVENUE=1000 + n, UF_CRM_COSTS=10,
+                              UF_CRM_ORDERS_12M=1, UF_CRM_OVERDUE_DAYS=0)
+        else:
+            state.add_company(name=f"Filler {n}", annualrevenue=1000 + n, costs=10, orders_12m=1,
+                              overdue_days=0)
+
+
+@pytest.mark.parametrize("bad", BAD_ANSWERS, ids=lambda b: b.name)
+def test_a_malformed_vendor_answer_fails_the_sync_and_writes_nothing(
+        cli: Callable[..., str], crm: Vendor, tmp_path: Path, bad: BadAnswer) -> None:
+    config = _config_path(crm, tmp_path)
+    if bad.after:
+        _fill_pages(crm, 255)
+    cli("crm", "setup", "--config", config)
+    sync(cli, config, code=1)
+    crm.edit_revenue("Globex", 900000)  # the next sync has a category to write
+    crm_before = _categories(crm)
+    workbook = (tmp_path / "clients.xlsx").read_bytes()
+    tables = ("meta", "snapshot", "history", "ledger", "edits", "runs")
+    state_before = _state(tmp_path, tables)
+
+    listing, write_path, write_method = LISTING[crm.kind]
+    body = (BAD / bad.file.format(kind=crm.kind)).read_bytes()
+    if bad.target == "read":
+        crm.app.faults.answer(200, body, bad.content_type, times=bad.times, after=bad.after,
+                              path=listing, method="GET" if crm.kind != "bitrix24" else None)
+    else:
+        crm.app.faults.answer(200, body, bad.content_type, times=bad.times, path=write_path,
+                              method=write_method)
+    out = cli("sync", "--config", config, code=4)
+
+    assert out.count("\n") == 1, out  # one message line
+    assert bad.expect in out, out
+    assert {"amocrm": "amoCRM", "bitrix24": "Bitrix24", "hubspot": "HubSpot"}[crm.kind] in out
+    for leak in ("Секретный", "Secret Client", "<", "Globex", crm.secret):
+        assert leak not in out, (leak, out)
+    assert _categories(crm) == crm_before  # nothing written to the CRM
+    assert (tmp_path / "clients.xlsx").read_bytes() == workbook  # nor to the sheet
+    state_after = _state(tmp_path, tables)
+    if bad.target == "read":
+        assert state_after == state_before  # the state did not advance
+    else:  # the change is kept as pending history (sync.py: history first), nothing else
+        assert {t: v for t, v in state_after.items() if t != "history"} == \
+            {t: v for t, v in state_before.items() if t != "history"}
+
+    crm.app.faults.reset()  # the vendor answers properly again: the next sync completes
+    after = sync(cli, config, code=1)
+    assert after["crm"]["rejected"] == []
+    assert crm.category("Globex") == sheet(tmp_path)[crm.ids["Globex"]]["category"]
+
+
+def test_vendor_limit_during_the_write_stops_the_run_until_the_next_sync(
+        cli: Callable[..., str], crm: Vendor, tmp_path: Path, clock: ManualClock) -> None:
+    """Bitrix24's operating-time limit inside a 200 batch, amoCRM's 403 block, HubSpot's 429s
+    past the retries: exit 4, "resumes at the next sync", nobody recorded as rejected."""
+    config = _config_path(crm, tmp_path)
+    cli("crm", "setup", "--config", config)
+    sync(cli, config, code=1)
+    crm.edit_revenue("Globex", 900000)
+    crm_before = _categories(crm)
+    app = crm.app
+    if isinstance(app, Bitrix24App):  # crm.company.update has used up its 480 s
+        app.operation.spend("crm.company.update", clock.now(), 480.0)
+        expect = "OPERATION_TIME_LIMIT"
+    elif isinstance(app, AmoCrmApp):
+        app.faults.fail(403, times=100, path="/api/v4/companies", method="PATCH")
+        expect = "HTTP 403"
+    else:
+        app.faults.fail(429, times=100, path="/batch/update")
+        expect = "HTTP 429"
+    out = cli("sync", "--config", config, code=4)
+    assert out.count("\n") == 1 and expect in out, out
+    if not isinstance(app, HubSpotApp):
+        assert "resumes at the next sync" in out
+    assert _categories(crm) == crm_before
+    assert _state(tmp_path, ("ledger",)) == {"ledger": []}  # nothing recorded as rejected
+    app.faults.reset()
+    if isinstance(app, Bitrix24App):
+        app.operation.reset()
+    sync(cli, config, code=1)
+    assert crm.category("Globex") == sheet(tmp_path)[crm.ids["Globex"]]["category"]

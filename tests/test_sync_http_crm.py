@@ -10,14 +10,20 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from sheets_sync.crm import http
 from sheets_sync.emulators.crm import EmulatorServer, HubSpotApp
+from sheets_sync.emulators.crm.limits import ManualClock
 
 TOKEN = "pat-na1-0123456789-secret-token"
 
 
 @pytest.fixture
 def hubspot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[HubSpotApp, Path]]:
-    app = HubSpotApp(token=TOKEN, limit=100, window=0.05)
+    clock = ManualClock()  # virtual time for the emulator's limiter and the CLI's pacing
+    monkeypatch.setattr(http, "CLOCK", clock.now)
+    monkeypatch.setattr(http, "SLEEP", clock.sleep)
+    app = HubSpotApp(token=TOKEN)  # HubSpot's 100 requests per 10 s
+    app.clock = clock.now
     for name in ("costs", "orders_12m", "overdue_days"):
         app.state.add_property(name, name, "number")
     with EmulatorServer(app) as server:

@@ -21,6 +21,14 @@ Requests: ``crm.company.fields`` once, one ``crm.company.list`` per 50 companies
 always HTTP 200; per-command failures come in ``result_error``, either as a map keyed by our
 command names or, as recorded on live portals, as a plain list (then the failed commands are
 the ones missing from ``result``, in order).
+
+A read is complete or it fails: every answer must have Bitrix24's shape (``result``; for
+``crm.company.list`` a list of companies with a numeric ``ID``); an answer that does not (an
+HTML page, an empty or cut-off body, an error body with status 200) is retried and then fails
+the sync (exit 4) before anything is written, as does a paging cursor (the last ``ID`` or
+``next``) seen twice. A batch answer must account for every command (a result or an error),
+or the batch is not written. ``OPERATION_TIME_LIMIT`` or ``QUERY_LIMIT_EXCEEDED`` inside a
+batch stops writing for this run (exit 4; it resumes at the next sync) and rejects nobody.
 """
 
 from __future__ import annotations
@@ -33,24 +41,31 @@ from urllib.parse import quote
 import pandas as pd
 import requests
 
-from ..errors import ConfigError, CrmError
+from ..errors import ConfigError, CrmError, RemoteError
 from .base import CheckItem, CrmSettings, WriteResult
 from .http import (
     RETRY_STATUSES,
+    Accept,
     HttpClient,
     HttpOptions,
+    Pages,
     RatePolicy,
     batch_size,
+    expect_json,
     forget_secret,
     json_body,
     read_secret,
     register_secret,
+    text_summary,
 )
 
 PAGE = 50
 MAX_BATCH = 50
 _WEBHOOK = re.compile(r"(https?://[^/\s]+(?:/[^\s]*?)?/rest/\d+)/([^/\s]+)/?$")
 _NUMERIC = {"double", "integer", "money"}
+#: per-command errors that are the portal's limits, not a refusal of the record
+LIMIT_ERRORS = ("OPERATION_TIME_LIMIT", "QUERY_LIMIT_EXCEEDED")
+NO_ANSWER = "no result and no error for this command"
 
 
 class Bitrix24Crm:
@@ -102,18 +117,21 @@ class Bitrix24Crm:
 
     # -- plumbing -----------------------------------------------------------------------
     def call(self, method: str, params: Mapping[str, Any] | None = None, *,
-             idempotent: bool = True) -> dict[str, Any]:
+             idempotent: bool = True, shape: Any = None) -> dict[str, Any]:
+        """One REST method; ``shape(body)`` (besides "a ``result`` and no ``error``") says
+        what else a valid answer holds (see :func:`~.http.expect_json`)."""
+        accept: Accept = expect_json(lambda body: _answer_shape(body, shape))
         response = self.http.request("POST", f"{method}.json", json=dict(params or {}),
-                                     expect=(400,), idempotent=idempotent)
+                                     expect=(400,), idempotent=idempotent, accept=accept)
         body = json_body(response)
         if response.status_code == 400 or not isinstance(body, dict) or "error" in body:
-            raise CrmError(f"Bitrix24 {method}: {describe_error(response)}")
+            raise CrmError(f"Bitrix24 {method}: {self.http.detail(response)}")
         return body
 
     def fields(self, refresh: bool = False) -> dict[str, Any]:
         if self._fields is None or refresh:
-            result = self.call("crm.company.fields").get("result")
-            self._fields = result if isinstance(result, dict) else {}
+            result = self.call("crm.company.fields", shape=_fields_shape)["result"]
+            self._fields = result
         return self._fields
 
     # -- fetch ------------------------------------------------------------------------
@@ -135,24 +153,29 @@ class Bitrix24Crm:
         return frame
 
     def _pages(self, select: list[str]) -> Any:
+        pages = Pages(self.vendor, "crm.company.list")
         if self.paging == "id":
             last = 0
             while True:
                 result = self.call("crm.company.list", {
                     "order": {"ID": "ASC"}, "filter": {">ID": last}, "select": select,
-                    "start": -1}).get("result") or []
+                    "start": -1}, shape=_list_shape)["result"]
                 if result:
                     yield result
                 if len(result) < PAGE:
                     return
                 last = int(result[-1]["ID"])
+                pages.next(last)
         else:
             start: int | None = 0
             while start is not None:
                 body = self.call("crm.company.list", {"order": {"ID": "ASC"},
-                                                      "select": select, "start": start})
-                yield body.get("result") or []
+                                                      "select": select, "start": start},
+                                 shape=_list_shape)
+                yield body["result"]
                 start = body.get("next")
+                if start is not None:
+                    pages.next(start)
 
     # -- write ------------------------------------------------------------------------
     def _category(self) -> dict[str, Any]:
@@ -186,8 +209,18 @@ class Bitrix24Crm:
             chunk = pending[start:start + self.batch]
             commands = {f"c{cid}": f"crm.company.update?id={cid}&fields[{field}]="
                                    f"{quote(str(items[code]))}" for cid, code in chunk}
-            body = self.call("batch", {"halt": 0, "cmd": commands})
-            outcome = batch_outcome(list(commands), body)
+            keys = list(commands)
+            body = self.call("batch", {"halt": 0, "cmd": commands},
+                             shape=lambda b, keys=keys: _batch_shape(b, keys))
+            outcome = batch_outcome(keys, body)
+            limited = sorted({e.split(":", 1)[0] for e in outcome.values()
+                              if e is not None and e.split(":", 1)[0] in LIMIT_ERRORS})
+            if limited:
+                raise RemoteError(
+                    f"Bitrix24 batch: the portal's limit was reached ({', '.join(limited)} for "
+                    f"{sum(1 for e in outcome.values() if e)} of {len(keys)} updates; Bitrix24 "
+                    "allows 480 s of method time per 10 minutes). Writing stopped for this run "
+                    f"after {len(result.written)} categories; it resumes at the next sync.")
             for cid, _ in chunk:
                 error = outcome.get(f"c{cid}")
                 if error is None:
@@ -299,15 +332,14 @@ def batch_outcome(commands: list[str], body: Mapping[str, Any]) -> dict[str, str
     failed = [k for k in commands if k not in done]
     if isinstance(errors, dict):
         for key in failed:
-            outcome[key] = _error_text(errors.get(key)) if key in errors else \
-                "no result and no error for this command"
+            outcome[key] = _error_text(errors.get(key)) if key in errors else NO_ANSWER
     else:
         listed = [_error_text(e) for e in errors or []]
         if len(listed) == len(failed):
             outcome.update(dict(zip(failed, listed, strict=True)))
         else:
-            joined = "; ".join(listed) or "no result for this command"
-            outcome.update({k: f"one of: {joined}" for k in failed})
+            joined = "; ".join(listed)
+            outcome.update({k: f"one of: {joined}" if listed else NO_ANSWER for k in failed})
     return outcome
 
 
@@ -322,7 +354,59 @@ def describe_error(response: requests.Response) -> str:
     body = json_body(response)
     if isinstance(body, dict) and ("error" in body or "error_description" in body):
         return _error_text(body)
-    return (response.text or response.reason or "")[:300]
+    return text_summary(response)
+
+
+# ---------------------------------------------------------------------------- answer shapes
+
+
+def _answer_shape(body: Any, shape: Any) -> str | None:
+    if not isinstance(body, dict):
+        return f"a {type(body).__name__}, not an object"
+    if "error" in body:
+        return f"an error answer ({_error_text(body)[:100]})"
+    if "result" not in body:
+        return "no result"
+    return shape(body) if shape is not None else None
+
+
+def _fields_shape(body: Mapping[str, Any]) -> str | None:
+    result = body["result"]
+    if not isinstance(result, dict) or not all(isinstance(v, dict) for v in result.values()):
+        return "result is not an object of field descriptions"
+    for name, field in result.items():
+        items = field.get("items") or []
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return f"field {str(name)[:40]}: items is not a list of list items"
+    return None
+
+
+def _list_shape(body: Mapping[str, Any]) -> str | None:
+    result = body["result"]
+    if not isinstance(result, list):
+        return "result is not a list"
+    for n, item in enumerate(result):
+        if not isinstance(item, dict) or not str(item.get("ID") or "").isdigit():
+            return f"company #{n} has no numeric ID"
+    nxt = body.get("next")
+    if nxt is not None and (isinstance(nxt, bool) or not isinstance(nxt, int)):
+        return "next is not a number"
+    return None
+
+
+def _batch_shape(body: Mapping[str, Any], keys: list[str]) -> str | None:
+    inner = body["result"]
+    if not isinstance(inner, dict) or "result" not in inner:
+        return "the batch answer confirms nothing (no result.result)"
+    results, errors = inner.get("result"), inner.get("result_error")
+    if not isinstance(results, dict | list) or not isinstance(errors, dict | list | None):
+        return "the batch answer's result or result_error is not a list or an object"
+    outcome = batch_outcome(keys, body)
+    unknown = sum(1 for e in outcome.values() if e == NO_ANSWER)
+    if unknown:
+        return f"the batch answer accounts for neither the result nor an error of {unknown} " \
+               f"of {len(keys)} commands"
+    return None
 
 
 def _retryable(response: requests.Response) -> bool:

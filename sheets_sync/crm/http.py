@@ -2,19 +2,32 @@
 
 Every request goes through :meth:`HttpClient.request`, which
 
-1. waits for the client-side pacer (a sliding-window limiter from ``pyrate-limiter``: at most
-   ``rate_limit`` requests in any window, plus a small margin; or, for a vendor whose limit is a
-   leaky bucket, a bucket of ``rate_limit`` requests draining at the same average rate), so the
-   vendor's limiter never has to answer 429 under normal use;
+1. waits for the client-side pacer (a sliding window: at most ``rate_limit`` requests in any
+   window plus a headroom of 50 ms and 5 % of the window, so that pacing "at" a vendor's limit
+   stays under it despite clock and transit jitter; or, for a vendor whose limit is a leaky
+   bucket, a bucket of ``rate_limit`` requests draining at the same average rate, kept 250 ms
+   of drain below its top), so the vendor's limiter never has to answer 429 under normal use.
+   The pacer and the retries (waits and ``retry_budget``) read the time from :data:`CLOCK` and
+   wait with :data:`SLEEP` (tests replace both with a manual clock, so no outcome depends on
+   the machine's speed);
 2. sends it with one ``requests.Session`` (keep-alive, a timeout on every call);
 3. retries transient failures with ``tenacity``: 429 and 5xx answers and dropped or refused
    connections, with exponential backoff and full jitter, honouring ``Retry-After``, bounded
-   both in attempts and in total seconds (``stop_before_delay``: it never starts a wait that
+   both in attempts and in total seconds (on :data:`CLOCK`: it never starts a wait that
    would end past the budget);
-4. maps what is left to the project's exceptions: a refused token to
+4. checks the body when the caller says what a valid one is (``accept``): a 2xx whose body is
+   not JSON (an HTML page, an empty or truncated body) or is the vendor's error shape is retried
+   like a 5xx, then fails with :class:`~sheets_sync.errors.RemoteError` (a read is complete or
+   it fails);
+5. maps what is left to the project's exceptions: a refused token to
    :class:`~sheets_sync.errors.ConfigError`, other vendor refusals to
    :class:`~sheets_sync.errors.CrmError`, and failures that outlived the retries to
    :class:`~sheets_sync.errors.RemoteError`.
+
+A vendor's answer is quoted in a message only as one line (:meth:`HttpClient.detail`,
+:func:`body_problem`): the status, the vendor's error code and message, or the first 100
+characters of an HTML or text page with its tags stripped. A JSON body that cannot be used is
+described (truncated, N bytes), never quoted: it may hold client data.
 
 Secrets (tokens, webhook codes) are registered with :func:`register_secret`; every message,
 exception and log record this module or ``urllib3`` produces has them replaced by ``***``.
@@ -36,12 +49,13 @@ Config keys shared by the three adapters (``[crm]`` table)::
 from __future__ import annotations
 
 import email.utils
+import html
 import logging
 import os
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,16 +63,14 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from pyrate_limiter import InMemoryBucket, Limiter, Rate
-from pyrate_limiter.limiter import SingleBucketFactory
 from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_before_delay,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from ..errors import ConfigError, CrmError, RemoteError
 from .base import check_keys
@@ -66,6 +78,11 @@ from .base import check_keys
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: the time source and the wait of every pacer and retry (tests swap in a manual clock)
+CLOCK: Callable[[], float] = time.monotonic
+SLEEP: Callable[[float], None] = time.sleep
+#: at most this many pages in one listing: past it, the vendor's paging is looping
+MAX_PAGES = 10_000
 COMMON_KEYS = frozenset({"url", "token_env", "token_file", "rate_limit", "timeout",
                          "max_attempts", "backoff", "backoff_max", "retry_budget",
                          "category_field", "category_label", "batch_size"})
@@ -271,67 +288,75 @@ class _Retry(Exception):
 
 
 Describe = Callable[[requests.Response], str]
+#: ``accept(response)``: None when the body is what the caller expects, else what is wrong
+Accept = Callable[[requests.Response], str | None]
+#: ``classify(where, response)``: a vendor-specific exception for a refusal, or None
+Classify = Callable[[str, requests.Response], Exception | None]
 
 
 class HttpClient:
     """Paced, retried, masked HTTP for one vendor account.
 
     ``describe(response)`` turns a vendor error body into one line (the vendor's code and
-    message); ``retryable(response)`` may widen or narrow which answers are retried.
+    message); ``retryable(response)`` may widen or narrow which answers are retried;
+    ``classify(where, response)`` may map a refusal to an exception of the vendor's own meaning
+    (amoCRM's 403 IP block is a limit, not a token problem). ``clock`` and ``sleep`` default to
+    :data:`CLOCK` and :data:`SLEEP` as they are when the client is made.
     """
 
     def __init__(self, vendor: str, options: HttpOptions, *, headers: Mapping[str, str],
                  describe: Describe, retryable: Callable[[requests.Response], bool] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, margin: float = 0.05,
+                 classify: Classify | None = None,
+                 sleep: Callable[[float], None] | None = None,
+                 clock: Callable[[], float] | None = None, margin: float = 0.05,
                  shape: str = "window") -> None:
         self.vendor, self.options = vendor, options
         self.describe = describe
         self.retryable = retryable or (lambda r: r.status_code in RETRY_STATUSES)
+        self.classify = classify
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json",
                                      "User-Agent": "sheets-sync", **headers})
-        self._sleep = sleep
+        self._sleep = sleep or SLEEP
+        self._clock = clock or CLOCK
         self.stats: Counter[str] = Counter()
-        self._limiter: Limiter | None = None
+        self._window: _WindowPacer | None = None
         self._leaky: _LeakyPacer | None = None
         if options.rate is not None and shape == "bucket":
+            # a bucket's headroom costs its time once (the level stays that far below the
+            # top), so it can be generous: 250 ms of transit jitter
             self._leaky = _LeakyPacer(options.rate.requests,
-                                      options.rate.requests / options.rate.per, margin)
+                                      options.rate.requests / options.rate.per, margin + 0.2)
         elif options.rate is not None:
-            self._bucket = InMemoryBucket([Rate(options.rate.requests,
-                                                max(1, round(options.rate.per * 1000)))])
-            self._limiter = Limiter(SingleBucketFactory(self._bucket, schedule_leak=False),
-                                    buffer_ms=max(1, round(margin * 1000)))
+            self._window = _WindowPacer(options.rate.requests, options.rate.per,
+                                        margin + 0.05 * options.rate.per)
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else \
             f"{self.options.base_url}/{path.lstrip('/')}"
 
     def _pace(self) -> None:
-        if self._leaky is not None:
-            self._leaky.acquire()
-            self.stats["paced"] += 1
+        pacer = self._leaky or self._window
+        if pacer is None:
             return
-        if self._limiter is None:
-            return
-        self._limiter.try_acquire(self.vendor)
+        pacer.acquire(self._clock, lambda seconds: self._sleep(seconds))
         self.stats["paced"] += 1
-        if self.stats["paced"] % 1000 == 0:
-            self._bucket.leak(self._bucket.now())
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None, expect: Iterable[int] = (), idempotent: bool = True
-                ) -> requests.Response:
+                json: Any = None, expect: Iterable[int] = (), idempotent: bool = True,
+                accept: Accept | None = None) -> requests.Response:
         """Send, pacing and retrying; return a 2xx answer or one whose status is in ``expect``.
 
         ``idempotent=False`` (creating a field) retries only answers that mean the request
-        was not carried out (429, 503) and connections that were never made.
+        was not carried out (429, 503) and connections that were never made. ``accept`` checks
+        a 2xx body: an answer it finds wrong is retried (when idempotent) and, if it stays
+        wrong, raises :class:`RemoteError` naming what is wrong.
         """
         url = self.url(path)
         where = f"{self.vendor} {method} {mask(_strip_query(url))}"
         expected = set(expect)
         retry = self.options.retry
-        started = time.monotonic()
+        started = self._clock()
 
         def attempt() -> requests.Response:
             self._pace()
@@ -355,12 +380,28 @@ class HttpClient:
             self.stats[f"status_{response.status_code}"] += 1
             log.debug("%s -> %s (%d bytes)", where, response.status_code,
                       len(response.content))
+            if 200 <= response.status_code < 300 and accept is not None:
+                try:
+                    problem = accept(response)
+                except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                    problem = f"HTTP {response.status_code} with an answer of an unexpected " \
+                              f"shape ({type(exc).__name__})"
+                if problem is not None:
+                    self.stats["malformed"] += 1
+                    if idempotent:
+                        raise _Retry(problem)
+                    raise RemoteError(f"{where}: {problem}. It may or may not have been carried "
+                                      "out; nothing else was written. Run the command again.")
             if response.status_code in expected or 200 <= response.status_code < 300:
                 return response
             retryable = self.retryable(response)
             if retryable and (idempotent or response.status_code in (429, 503)):
-                raise _Retry(f"HTTP {response.status_code} {mask(self.describe(response))}",
+                raise _Retry(f"HTTP {response.status_code} {self.detail(response)}",
                              _retry_after(response))
+            if self.classify is not None:
+                special = self.classify(where, response)
+                if special is not None:
+                    raise special
             raise self._error(where, response)
 
         def before_sleep(state: RetryCallState) -> None:
@@ -372,24 +413,29 @@ class HttpClient:
                         state.attempt_number + 1, retry.attempts)
 
         retrying = Retrying(
-            stop=stop_after_attempt(retry.attempts) | stop_before_delay(retry.budget),
+            stop=stop_after_attempt(retry.attempts) | _Budget(self._clock, started, retry.budget),
             wait=_Wait(retry), retry=retry_if_exception_type(_Retry), sleep=self._sleep,
             before_sleep=before_sleep, reraise=True)
         try:
             return retrying(attempt)
         except _Retry as exc:
-            spent = time.monotonic() - started
+            spent = self._clock() - started
             raise RemoteError(
                 f"{where}: still failing after {self.stats_attempts(retrying)} attempts in "
-                f"{spent:.1f} s: {exc.summary}. {self.vendor} may be down or limiting us; run "
-                "again later (raise [crm] retry_budget to wait longer).") from None
+                f"{spent:.1f} s: {exc.summary}. {self.vendor} may be down or limiting us; "
+                "the sync stopped here; run again later (raise [crm] retry_budget to wait "
+                "longer).") from None
 
     @staticmethod
     def stats_attempts(retrying: Retrying) -> int:
         return int(retrying.statistics.get("attempt_number", 0))
 
+    def detail(self, response: requests.Response) -> str:
+        """The vendor's error in one line (code and message, at most 160 characters)."""
+        return mask(line(self.describe(response), 160))
+
     def _error(self, where: str, response: requests.Response) -> Exception:
-        detail = mask(self.describe(response))
+        detail = self.detail(response)
         status = response.status_code
         if status == 401:
             return ConfigError(f"{where}: {self.vendor} refused the token (HTTP 401: {detail}). "
@@ -407,6 +453,30 @@ class HttpClient:
         self.session.close()
 
 
+Sleep = Callable[[float], None]
+
+
+class _WindowPacer:
+    """At most ``limit`` sends in any ``window`` seconds, each one ``headroom`` later than the
+    window strictly needs (a vendor that counts at its own clock never sees ``limit + 1``)."""
+
+    def __init__(self, limit: int, window: float, headroom: float) -> None:
+        self.limit, self.window, self.headroom = limit, window, headroom
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, clock: Callable[[], float], sleep: Sleep) -> None:
+        with self._lock:
+            now = clock()
+            if len(self._sent) >= self.limit:
+                wait = self._sent[0] + self.window + self.headroom - now
+                if wait > 0:
+                    sleep(wait)
+                    now = max(clock(), self._sent[0] + self.window + self.headroom)
+                self._sent.popleft()
+            self._sent.append(now)
+
+
 class _LeakyPacer:
     """Client-side twin of a leaky bucket (Bitrix24: 50 requests, draining 2 per second).
 
@@ -419,20 +489,34 @@ class _LeakyPacer:
 
     def __init__(self, capacity: int, drain: float, margin: float) -> None:
         self.capacity, self.drain, self.margin = capacity, drain, margin
-        self._level, self._at = 0.0, time.monotonic()
+        self._level: float = 0.0
+        self._at: float | None = None
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self, clock: Callable[[], float], sleep: Sleep) -> None:
         with self._lock:
-            now = time.monotonic()
-            level = max(0.0, self._level - (now - self._at) * self.drain)
+            now = clock()
+            at = now if self._at is None else self._at
+            level = max(0.0, self._level - (now - at) * self.drain)
             if level + 1 > self.capacity:
                 wait = (level + 1 - self.capacity) / self.drain + self.margin
-                time.sleep(wait)
-                later = time.monotonic()
+                sleep(wait)
+                later = max(clock(), now + wait)
                 level = max(0.0, level - (later - now) * self.drain)
                 now = later
             self._level, self._at = level + 1, now
+
+
+class _Budget(stop_base):
+    """Stop before a wait that would end past ``budget`` seconds from ``started``, by ``clock``
+    (tenacity's own ``stop_before_delay`` reads the wall clock, which a test cannot drive)."""
+
+    def __init__(self, clock: Callable[[], float], started: float, budget: float) -> None:
+        self.clock, self.started, self.budget = clock, started, budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        upcoming = getattr(retry_state, "upcoming_sleep", 0.0) or 0.0
+        return self.clock() - self.started + upcoming >= self.budget
 
 
 class _Wait:
@@ -463,7 +547,7 @@ def _retry_after(response: requests.Response) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - time.time())  # a date is wall-clock by definition
 
 
 def _strip_query(url: str) -> str:
@@ -483,3 +567,78 @@ def json_body(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+# ---------------------------------------------------------------------------- answers
+
+_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
+
+
+def line(text: str, limit: int = 100) -> str:
+    """``text`` on one line, HTML tags stripped, at most ``limit`` characters (then "…")."""
+    text = " ".join(html.unescape(_TAGS.sub(" ", text[:20_000])).split())
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def body_problem(response: requests.Response) -> str | None:
+    """What makes a body unusable as JSON (empty, HTML, truncated), or None when it parses.
+
+    A body that looks like JSON is never quoted (a cut-off page holds client data); an HTML or
+    text page (a proxy's error page) is quoted as its first 100 characters, tags stripped.
+    """
+    content = response.content or b""
+    if not content.strip():
+        return f"HTTP {response.status_code} with an empty body"
+    try:
+        response.json()
+        return None
+    except ValueError:
+        pass
+    kind = (response.headers.get("Content-Type") or "no content type").split(";")[0]
+    if content.lstrip()[:1] in (b"{", b"["):
+        return (f"HTTP {response.status_code} with truncated or invalid JSON "
+                f"({len(content)} bytes, {kind})")
+    return f"HTTP {response.status_code} with a body that is not JSON ({kind}): " \
+           f"{line(response.text or '')!r}"
+
+
+def expect_json(shape: Callable[[Any], str | None]) -> Accept:
+    """An ``accept`` check: the body parses as JSON and ``shape(body)`` finds nothing wrong."""
+
+    def accept(response: requests.Response) -> str | None:
+        if response.status_code == 204:
+            return None
+        problem = body_problem(response)
+        if problem is not None:
+            return problem
+        wrong = shape(response.json())
+        return None if wrong is None else \
+            f"HTTP {response.status_code} with an answer of the wrong shape: {wrong}"
+
+    return accept
+
+
+def text_summary(response: requests.Response) -> str:
+    """A non-JSON or unexpected answer in one line: never the body of a JSON page."""
+    return body_problem(response) or f"HTTP {response.status_code} " \
+        f"({len(response.content or b'')} bytes of JSON in an unexpected shape)"
+
+
+class Pages:
+    """Guards one paged listing: a cursor seen twice or more than ``limit`` pages is an error
+    (a vendor whose paging loops would otherwise be read forever)."""
+
+    def __init__(self, vendor: str, what: str, limit: int | None = None) -> None:
+        self.vendor, self.what, self.limit = vendor, what, limit or MAX_PAGES
+        self.seen: set[str] = set()
+
+    def next(self, cursor: Any) -> None:
+        key = repr(cursor)
+        if key in self.seen:
+            raise RemoteError(f"{self.vendor} {self.what}: the vendor sent the same next-page "
+                              f"cursor twice (after {len(self.seen)} pages); its paging is "
+                              "looping. Nothing was written; run again later.")
+        self.seen.add(key)
+        if len(self.seen) > self.limit:
+            raise RemoteError(f"{self.vendor} {self.what}: more than {self.limit} pages; the "
+                              "vendor's paging does not end. Nothing was written.")

@@ -19,8 +19,16 @@ normalised by the property's type: numbers to numbers, ``"true"``/``"false"`` to
 Requests: ``GET /crm/v3/properties/companies`` once, one ``GET /crm/v3/objects/companies`` per
 100 companies, one ``POST .../batch/update`` per 100 changed categories. A 207 Multi-Status
 names the failed ids in ``errors[].context.ids``: those are rejected, the rest is written. A
-whole-batch 400 ``VALIDATION_ERROR`` that names no ids is split in halves until the bad
-records are isolated (at most about 2·log2(100) extra requests per bad record).
+whole-batch 400 ``VALIDATION_ERROR`` that names no ids is sent again once as two halves; a half
+refused again without ids is reported as rejected as a whole, with HubSpot's message (at most
+3 requests per batch, where bisecting down to single records took 2N-1).
+
+A read is complete or it fails: every page must have HubSpot's shape (``results``, a list of
+records with an ``id`` and ``properties``; ``paging.next.after`` a non-empty text); a page that
+does not (an HTML page, an empty or cut-off body, an error body with status 200) is retried and
+then fails the sync (exit 4) before anything is written, as does an ``after`` cursor seen twice.
+A batch answer must account for every id it was sent (in ``results`` or ``errors``), or the
+batch is not written.
 """
 
 from __future__ import annotations
@@ -34,7 +42,16 @@ import requests
 
 from ..errors import ConfigError, CrmError
 from .base import CheckItem, CrmSettings, WriteResult
-from .http import HttpClient, HttpOptions, RatePolicy, batch_size, json_body
+from .http import (
+    HttpClient,
+    HttpOptions,
+    Pages,
+    RatePolicy,
+    batch_size,
+    expect_json,
+    json_body,
+    text_summary,
+)
 
 PAGE = 100
 MAX_BATCH = 100
@@ -67,8 +84,9 @@ class HubSpotCrm:
 
     def properties(self, refresh: bool = False) -> dict[str, dict[str, Any]]:
         if self._properties is None or refresh:
-            body = json_body(self.http.request("GET", "crm/v3/properties/companies")) or {}
-            self._properties = {p["name"]: p for p in body.get("results") or []}
+            body = self.http.request("GET", "crm/v3/properties/companies",
+                                     accept=expect_json(_properties_shape)).json()
+            self._properties = {p["name"]: p for p in body["results"]}
         return self._properties
 
     # -- fetch ------------------------------------------------------------------------
@@ -85,14 +103,15 @@ class HubSpotCrm:
         wanted = [k for k in keys if k in props]
         rows: list[dict[str, Any]] = []
         after: str | None = None
+        pages = Pages(self.vendor, "GET /crm/v3/objects/companies")
         while True:
             params: dict[str, Any] = {"limit": PAGE, "archived": "false",
                                       "properties": ",".join(wanted)}
             if after:
                 params["after"] = after
-            body = json_body(self.http.request("GET", "crm/v3/objects/companies",
-                                               params=params)) or {}
-            for record in body.get("results") or []:
+            body = self.http.request("GET", "crm/v3/objects/companies", params=params,
+                                     accept=expect_json(_companies_shape)).json()
+            for record in body["results"]:
                 values = record.get("properties") or {}
                 row = {}
                 for key in keys:
@@ -105,6 +124,7 @@ class HubSpotCrm:
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
+            pages.next(after)
         frame = pd.DataFrame(rows, columns=keys)
         frame[self.settings.id_field] = frame[self.settings.id_field].astype(str)
         return frame
@@ -140,13 +160,17 @@ class HubSpotCrm:
             self._update(pending[start:start + self.batch], result)
         return result
 
-    def _update(self, chunk: list[tuple[str, str]], result: WriteResult) -> None:
+    def _update(self, chunk: list[tuple[str, str]], result: WriteResult,
+                halved: bool = False) -> None:
         if not chunk:
             return
         inputs = [{"id": cid, "properties": {self.category_key: code}} for cid, code in chunk]
+        sent = {cid for cid, _ in chunk}
         response = self.http.request("POST", "crm/v3/objects/companies/batch/update",
-                                     json={"inputs": inputs}, expect=(400, 404))
-        body = json_body(response) or {}
+                                     json={"inputs": inputs}, expect=(400, 404),
+                                     accept=expect_json(lambda b: _updated_shape(b, sent)))
+        body = json_body(response)
+        body = body if isinstance(body, dict) else {}
         if response.status_code in (200, 207):
             failed = failed_ids(body)
             for cid, _ in chunk:
@@ -161,17 +185,24 @@ class HubSpotCrm:
             for cid in named:
                 result.rejected[cid] = failed[cid]
             self._update([item for item in chunk if item[0] not in named], result)
-        elif len(chunk) == 1:
-            result.rejected[chunk[0][0]] = describe_error(response)
-        else:  # nothing names the culprit: halve until it is alone
+        elif len(chunk) == 1 or halved:  # refused again without ids: report the batch
+            message = self.http.detail(response)
+            if len(chunk) > 1:
+                message = (f"HubSpot refused the batch of {len(chunk)} without naming a record "
+                           f"({message})")
+            for cid, _ in chunk:
+                result.rejected[cid] = message
+        else:  # nothing names the culprit: try the two halves once
             middle = len(chunk) // 2
-            self._update(chunk[:middle], result)
-            self._update(chunk[middle:], result)
+            self._update(chunk[:middle], result, halved=True)
+            self._update(chunk[middle:], result, halved=True)
 
     # -- setup and check --------------------------------------------------------------
     def ensure_category_field(self, codes: Sequence[str]) -> list[str]:
         path = f"crm/v3/properties/companies/{self.category_key}"
-        response = self.http.request("GET", path, expect=(404,))
+        response = self.http.request("GET", path, expect=(404,), accept=expect_json(
+            lambda b: None if isinstance(b, dict) and isinstance(b.get("name"), str)
+            else "not a property"))
         if response.status_code == 404:
             self.http.request("POST", "crm/v3/properties/companies", idempotent=False, json={
                 "name": self.category_key, "label": self.category_label,
@@ -266,4 +297,47 @@ def describe_error(response: requests.Response) -> str:
         kind = body.get("category") or body.get("errorType") or ""
         policy = f" ({body['policyName']})" if body.get("policyName") else ""
         return f"{kind}{policy}: {body['message']}" if kind else str(body["message"])
-    return (response.text or response.reason or "")[:300]
+    return text_summary(response)
+
+
+# ---------------------------------------------------------------------------- page shapes
+
+
+def _properties_shape(body: Any) -> str | None:
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        return "no results list"
+    for n, prop in enumerate(body["results"]):
+        if not isinstance(prop, dict) or not isinstance(prop.get("name"), str):
+            return f"property #{n} has no name"
+        options = prop.get("options") or []
+        if not isinstance(options, list) or not all(isinstance(o, dict) for o in options):
+            return f"property #{n}: options is not a list of options"
+    return None
+
+
+def _companies_shape(body: Any) -> str | None:
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        return "no results list"
+    for n, record in enumerate(body["results"]):
+        if not isinstance(record, dict) or not str(record.get("id") or "").isdigit():
+            return f"record #{n} has no id"
+        if not isinstance(record.get("properties"), dict):
+            return f"record #{n} has no properties object"
+    paging = body.get("paging")
+    if paging is not None:
+        nxt = paging.get("next") if isinstance(paging, dict) else None
+        if not isinstance(paging, dict) or (nxt is not None and not (
+                isinstance(nxt, dict) and isinstance(nxt.get("after"), str | int))):
+            return "paging.next has no after cursor"
+    return None
+
+
+def _updated_shape(body: Any, sent: set[str]) -> str | None:
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        return "the answer to the update confirms nothing (no results list)"
+    confirmed = {str(r.get("id")) for r in body["results"] if isinstance(r, dict)}
+    confirmed |= set(failed_ids(body))
+    missing = len(sent - confirmed)
+    if missing:
+        return f"the answer to the update does not account for {missing} of {len(sent)} records"
+    return None

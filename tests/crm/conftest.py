@@ -1,8 +1,10 @@
-"""One emulator server per vendor for the session, a fresh state and fast limits per test.
+"""One emulator server per vendor for the session, a fresh state and a manual clock per test.
 
-Rate-limit windows are shrunk 10-100 times (the same requests-per-window ratio the vendors
-document, over a short window) so pacing and limiters are exercised without long sleeps.
-Retries back off for milliseconds.
+Every test runs in virtual time: the emulators' limiters (``app.clock``) and the adapters'
+pacers and retries (``sheets_sync.crm.http.CLOCK`` and ``SLEEP``) share one
+:class:`~sheets_sync.emulators.crm.limits.ManualClock`, which moves only when the client waits.
+So the vendors' real limits (7 per second, 100 per 10 s, a bucket of 50 draining 2 per second)
+are enforced as documented, nothing sleeps, and no outcome depends on the machine's speed.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from sheets_sync.crm import http
 from sheets_sync.crm.base import CrmSettings
 from sheets_sync.emulators.crm import AmoCrmApp, Bitrix24App, EmulatorServer, HubSpotApp
+from sheets_sync.emulators.crm.limits import ManualClock
 
 FAST_RETRY = {"backoff": 0.005, "backoff_max": 0.05, "max_attempts": 4, "retry_budget": 5,
               "timeout": 5}
@@ -38,23 +42,37 @@ def hubspot_server() -> Iterator[EmulatorServer]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """The virtual time of this test, for the adapters (the emulator fixtures share it)."""
+    manual = ManualClock()
+    monkeypatch.setattr(http, "CLOCK", manual.now)
+    monkeypatch.setattr(http, "SLEEP", manual.sleep)
+    return manual
+
+
 @pytest.fixture
-def amo(amocrm_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> AmoCrmApp:
+def amo(amocrm_server: EmulatorServer, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> AmoCrmApp:
     app = amocrm_server.app
     assert isinstance(app, AmoCrmApp)
     app.reset()
-    app.limiter.configure(limit=7, window=0.1, enabled=True)  # 7 per 1 s, 10x faster
+    app.clock = clock.now
+    app.ban_after = 100
+    app.limiter.configure(limit=7, window=1.0, enabled=True)  # amoCRM: 7 per second
     app.base_url = amocrm_server.base_url  # type: ignore[attr-defined]
     monkeypatch.setenv("AMOCRM_TOKEN", app.state.token)
     return app
 
 
 @pytest.fixture
-def b24(bitrix24_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Bitrix24App:
+def b24(bitrix24_server: EmulatorServer, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> Bitrix24App:
     app = bitrix24_server.app
     assert isinstance(app, Bitrix24App)
     app.reset()
-    app.bucket.configure(capacity=50, rate=200.0, enabled=True)  # 50 draining 2/s, 100x
+    app.clock = clock.now
+    app.bucket.configure(capacity=50, rate=2.0, enabled=True)  # Bitrix24: 50 draining 2/s
     app.operation.configure(budget=480.0, window=600.0, enabled=True)
     app.base_url = bitrix24_server.base_url  # type: ignore[attr-defined]
     monkeypatch.setenv("BITRIX24_WEBHOOK", app.state.code)
@@ -62,11 +80,13 @@ def b24(bitrix24_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Bit
 
 
 @pytest.fixture
-def hub(hubspot_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> HubSpotApp:
+def hub(hubspot_server: EmulatorServer, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> HubSpotApp:
     app = hubspot_server.app
     assert isinstance(app, HubSpotApp)
     app.reset()
-    app.limiter.configure(limit=100, window=0.1, enabled=True)  # 100 per 10 s, 100x
+    app.clock = clock.now
+    app.limiter.configure(limit=100, window=10.0, enabled=True)  # HubSpot: 100 per 10 s
     app.base_url = hubspot_server.base_url  # type: ignore[attr-defined]
     monkeypatch.setenv("HUBSPOT_TOKEN", app.state.token)
     return app

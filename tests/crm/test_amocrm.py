@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import random
+import threading
 
 import pytest
 
 from sheets_sync.crm import open_crm
 from sheets_sync.crm.amocrm import AmoCrm
 from sheets_sync.emulators.crm import AmoCrmApp
+from sheets_sync.emulators.crm.limits import ManualClock
 from sheets_sync.errors import ConfigError, CrmError, RemoteError
 
 from .conftest import settings
@@ -37,7 +40,7 @@ def seed(app: AmoCrmApp, count: int) -> list[str]:
 
 
 def adapter(app: AmoCrmApp, **options: object) -> AmoCrm:
-    opts = {"url": app.base_url, "rate_limit": "7/0.1s", **options}  # type: ignore[attr-defined]
+    opts = {"url": app.base_url, **options}  # type: ignore[attr-defined]
     crm = open_crm(settings("amocrm", FIELDS, "SS_CATEGORY", **opts))
     assert isinstance(crm, AmoCrm)
     return crm
@@ -55,7 +58,10 @@ def test_fetch_pages_and_normalises(amo: AmoCrmApp) -> None:
     assert row["REVENUE"] == 1000.5
     assert row["Потенциал"] == "высокий"  # enum id -> option text
     assert row["MANUAL"] == "B"
-    assert frame.set_index("id").loc[ids[4], "FIRST_ORDER"] == "2023-11-14"  # unix -> ISO
+    # unix -> ISO date in the account's timezone: 1_700_000_000 is 2023-11-14 22:13 UTC,
+    # already the 15th in the emulated account's Europe/Moscow (UTC+3)
+    assert frame.set_index("id").loc[ids[4], "FIRST_ORDER"] == "2023-11-15"
+    assert amo.log.count(path="/api/v4/account") == 1
     assert frame["SS_CATEGORY"].isna().all()
     pages = amo.log.select(path="/api/v4/companies", method="GET")
     assert len([e for e in pages if e.path == "/api/v4/companies"]) == math.ceil(620 / 250)
@@ -140,6 +146,32 @@ def test_pacing_never_draws_a_429(amo: AmoCrmApp) -> None:
     assert amo.log.count(status=429) == 0
 
 
+def busiest_second(app: AmoCrmApp) -> int:
+    """The most requests the emulator counted in any 1 s (virtual time) of the test."""
+    times = [e.at for e in app.log.entries]
+    return max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
+
+
+def test_pacing_at_the_limit_with_transit_jitter_draws_no_429(
+        amo: AmoCrmApp, clock: ManualClock) -> None:
+    ids = seed(amo, 1000)
+    jitter = random.Random(7)
+    lock = threading.Lock()
+
+    def arrival() -> float:  # each request reaches amoCRM 0-90 ms after it was sent
+        with lock:
+            return clock.now() + jitter.uniform(0.0, 0.09)
+
+    amo.clock = arrival
+    crm = adapter(amo)  # rate_limit "7/1s", the documented limit itself
+    crm.ensure_category_field(CODES)
+    crm.fetch()
+    crm.write_categories(dict.fromkeys(ids, "B"))
+    assert len(amo.log.entries) > 3 * 7
+    assert amo.log.count(status=429) == 0
+    assert busiest_second(amo) <= 7
+
+
 def test_without_pacing_the_limiter_answers_429_and_retries_cope(amo: AmoCrmApp) -> None:
     amo.limiter.configure(limit=2, window=0.2)
     ids = seed(amo, 300)
@@ -180,13 +212,36 @@ def test_bad_token_is_a_config_error_without_the_token(amo: AmoCrmApp,
     assert "wrong-secret-token-123" not in text
 
 
-def test_ip_block_after_repeated_violations(amo: AmoCrmApp) -> None:
-    amo.ban_after = 0
-    amo.violations = 0
+@pytest.mark.parametrize(("zone", "option", "day"), [
+    ("UTC", None, "2023-11-14"), ("Asia/Vladivostok", None, "2023-11-15"),
+    ("Europe/Moscow", "America/New_York", "2023-11-14")])
+def test_dates_are_days_of_the_account_timezone(amo: AmoCrmApp, zone: str, option: str | None,
+                                                day: str) -> None:
+    ids = seed(amo, 1)
+    amo.state.timezone = zone
+    crm = adapter(amo, **({"timezone": option} if option else {}))
+    assert crm.fetch().set_index("id").loc[ids[0], "FIRST_ORDER"] == day
+    assert amo.log.count(path="/api/v4/account") == (0 if option else 1)
+
+
+def test_unknown_timezone_is_refused(amo: AmoCrmApp) -> None:
+    with pytest.raises(ConfigError, match="not a known timezone"):
+        adapter(amo, timezone="Mars/Olympus")
+    seed(amo, 1)
+    amo.state.timezone = "Mars/Olympus"
+    with pytest.raises(CrmError, match="account timezone = 'Mars/Olympus'"):
+        adapter(amo).fetch()
+
+
+def test_ip_block_stops_the_run_until_the_next_sync(amo: AmoCrmApp) -> None:
+    ids = seed(amo, 3)
     crm = adapter(amo)
-    with pytest.raises(ConfigError, match="403"):
-        crm.fetch()
-    amo.ban_after = 100
+    crm.ensure_category_field(CODES)
+    amo.ban_after = 0  # amoCRM now answers 403 to everything from this address
+    with pytest.raises(RemoteError, match="resumes at the next sync") as info:
+        crm.write_categories(dict.fromkeys(ids, "A"))
+    assert info.value.exit_code == 4 and "HTTP 403" in str(info.value)
+    assert amo.log.count(status=403) == 1  # not retried: the block lasts
 
 
 def test_check_reports_fields_and_codes(amo: AmoCrmApp) -> None:
@@ -209,4 +264,15 @@ def test_category_field_of_wrong_type(amo: AmoCrmApp) -> None:
 def test_unknown_mapped_field_is_a_config_error(amo: AmoCrmApp) -> None:
     crm = adapter(amo)
     with pytest.raises(ConfigError, match="no company field 'REVENUE'"):
+        crm.fetch()
+
+
+@pytest.mark.parametrize("company", [{"name": "x"}, {"id": "12"},
+                                     {"id": 12, "custom_fields_values": [{"field_id": "a"}]}])
+def test_a_company_of_the_wrong_shape_fails_the_read(amo: AmoCrmApp, company: dict) -> None:
+    seed(amo, 3)
+    crm = adapter(amo)
+    amo.faults.fail(200, times=10, path="/api/v4/companies?",
+                    body={"_embedded": {"companies": [company]}})
+    with pytest.raises(RemoteError, match="wrong shape: company #0"):
         crm.fetch()

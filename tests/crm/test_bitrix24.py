@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import threading
 
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from sheets_sync.crm import open_crm
 from sheets_sync.crm.bitrix24 import Bitrix24Crm
 from sheets_sync.emulators.crm import Bitrix24App
+from sheets_sync.emulators.crm.limits import ManualClock
 from sheets_sync.errors import ConfigError, RemoteError
 
 from .conftest import settings
@@ -36,8 +39,7 @@ def seed(app: Bitrix24App, count: int) -> list[str]:
 
 
 def adapter(app: Bitrix24App, **options: object) -> Bitrix24Crm:
-    opts = {"url": f"{app.base_url}/rest/1/", "rate_limit": "50/0.25s",  # type: ignore[attr-defined]
-            **options}
+    opts = {"url": f"{app.base_url}/rest/1/", **options}  # type: ignore[attr-defined]
     crm = open_crm(settings("bitrix24", FIELDS, CATEGORY, **opts))
     assert isinstance(crm, Bitrix24Crm)
     return crm
@@ -107,13 +109,33 @@ def test_batch_writes_with_rejected_records(b24: Bitrix24App, as_list: bool) -> 
 
 
 def test_pacing_keeps_the_bucket_from_overflowing(b24: Bitrix24App) -> None:
-    b24.bucket.configure(capacity=20, rate=200.0)  # a smaller bucket, same drain
+    b24.bucket.configure(capacity=20, rate=2.0)  # a smaller bucket, same drain
     ids = seed(b24, 600)
-    crm = adapter(b24, rate_limit="20/0.1s")
+    crm = adapter(b24, rate_limit="20/10s")
     crm.ensure_category_field(CODES)
     crm.fetch()
     crm.write_categories(dict.fromkeys(ids, "A"))
     assert len(b24.log.entries) > 20  # more than the bucket holds
+    assert b24.log.count(status=503) == 0
+
+
+def test_pacing_at_the_bucket_size_with_transit_jitter_draws_no_503(
+        b24: Bitrix24App, clock: ManualClock) -> None:
+    b24.bucket.configure(capacity=10, rate=2.0)
+    ids = seed(b24, 600)
+    jitter = random.Random(11)
+    lock = threading.Lock()
+
+    def arrival() -> float:  # each request reaches the portal 0-200 ms after it was sent
+        with lock:
+            return clock.now() + jitter.uniform(0.0, 0.2)
+
+    b24.clock = arrival
+    crm = adapter(b24, rate_limit="10/5s")  # exactly the bucket: 10, draining 2 per second
+    crm.ensure_category_field(CODES)
+    crm.fetch()
+    crm.write_categories(dict.fromkeys(ids, "A"))
+    assert len(b24.log.entries) > 2 * 10
     assert b24.log.count(status=503) == 0
 
 
@@ -146,7 +168,7 @@ def test_dropped_connection_and_slow_answer_are_retried(b24: Bitrix24App) -> Non
     seed(b24, 10)
     crm = adapter(b24, timeout=0.2)
     b24.faults.drop(times=1)
-    b24.faults.slow(0.5, times=1, after=1)
+    b24.faults.slow(3.0, times=1, after=1)  # real seconds: 15 times the client's timeout
     assert len(crm.fetch()) == 10
     assert crm.http.stats["transport_errors"] == 2
 
@@ -189,3 +211,13 @@ def test_check(b24: Bitrix24App) -> None:
 def test_category_field_must_be_a_user_field(b24: Bitrix24App) -> None:
     with pytest.raises(ConfigError, match="UF_CRM_"):
         open_crm(settings("bitrix24", FIELDS, "category", url=f"{b24.base_url}/rest/1/"))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("body", [{"result": [{"TITLE": "x"}]}, {"result": {"ID": "1"}},
+                                  {"result": [{"ID": "1"}], "next": "50"}])
+def test_a_list_of_the_wrong_shape_fails_the_read(b24: Bitrix24App, body: dict) -> None:
+    seed(b24, 3)
+    crm = adapter(b24)
+    b24.faults.fail(200, times=10, path="crm.company.list", body=body)
+    with pytest.raises(RemoteError, match="wrong shape"):
+        crm.fetch()

@@ -11,7 +11,15 @@ import pytest
 import requests
 
 from sheets_sync.crm import open_crm
-from sheets_sync.crm.http import RatePolicy, _retry_after, mask, parse_rate, register_secret
+from sheets_sync.crm.http import (
+    Pages,
+    RatePolicy,
+    _retry_after,
+    body_problem,
+    mask,
+    parse_rate,
+    register_secret,
+)
 from sheets_sync.emulators.crm import Bitrix24App
 from sheets_sync.errors import ConfigError, RemoteError
 
@@ -42,6 +50,43 @@ def test_retry_after_seconds_and_date() -> None:
     assert _retry_after(response) == 0.0  # in the past
     response.headers["Retry-After"] = "soon"
     assert _retry_after(response) is None
+
+
+def _answer(status: int, body: bytes, content_type: str = "application/json") -> requests.Response:
+    response = requests.Response()
+    response.status_code, response._content = status, body
+    response.headers["Content-Type"] = content_type
+    response.encoding = "utf-8"
+    return response
+
+
+def test_an_html_error_page_is_one_short_line_without_tags() -> None:
+    page = (b"<html><head><title>502 Bad Gateway</title><style>h1{color:red}</style></head>\n"
+            b"<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n"
+            + b"<p>padding</p>\n" * 50 + b"</body></html>")
+    text = body_problem(_answer(200, page, "text/html"))
+    assert text is not None and "\n" not in text and "<" not in text and "color" not in text
+    assert text.startswith("HTTP 200 with a body that is not JSON (text/html): '502 Bad Gateway")
+    assert len(text) < 170
+
+
+def test_a_cut_off_json_page_is_never_quoted() -> None:
+    text = body_problem(_answer(200, b'{"result": [{"ID": "1", "TITLE": "Secret Client LLC", "RE'))
+    assert text == "HTTP 200 with truncated or invalid JSON (57 bytes, application/json)"
+    assert body_problem(_answer(200, b"")) == "HTTP 200 with an empty body"
+    assert body_problem(_answer(200, b'{"ok": 1}')) is None
+
+
+def test_pages_refuse_a_repeated_cursor_and_endless_paging() -> None:
+    pages = Pages("HubSpot", "GET /crm/v3/objects/companies", limit=3)
+    pages.next("100")
+    with pytest.raises(RemoteError, match="same next-page cursor twice"):
+        pages.next("100")
+    endless = Pages("HubSpot", "GET /crm/v3/objects/companies", limit=3)
+    for n in range(3):
+        endless.next(n)
+    with pytest.raises(RemoteError, match="more than 3 pages"):
+        endless.next(3)
 
 
 def test_mask_replaces_plain_and_url_encoded_secrets() -> None:

@@ -10,6 +10,7 @@ import pytest
 from sheets_sync.crm import open_crm
 from sheets_sync.crm.hubspot import HubSpotCrm
 from sheets_sync.emulators.crm import HubSpotApp
+from sheets_sync.emulators.crm.limits import ManualClock
 from sheets_sync.errors import ConfigError, RemoteError
 
 from .conftest import settings
@@ -37,7 +38,7 @@ def seed(app: HubSpotApp, count: int) -> list[str]:
 
 
 def adapter(app: HubSpotApp, **options: object) -> HubSpotCrm:
-    opts = {"url": app.base_url, "rate_limit": "100/0.1s", **options}  # type: ignore[attr-defined]
+    opts = {"url": app.base_url, **options}  # type: ignore[attr-defined]
     crm = open_crm(settings("hubspot", FIELDS, CATEGORY, **opts))
     assert isinstance(crm, HubSpotCrm)
     return crm
@@ -90,7 +91,7 @@ def test_batches_of_100_with_207_partial_failure(hub: HubSpotApp) -> None:
     assert batches(hub) == [(207, 100), (207, 100), (200, 30)]
 
 
-def test_whole_batch_validation_error_is_bisected(hub: HubSpotApp) -> None:
+def test_whole_batch_validation_error_is_halved_once_then_reported(hub: HubSpotApp) -> None:
     ids = seed(hub, 40)
     crm = adapter(hub)
     crm.ensure_category_field(CODES)
@@ -99,10 +100,23 @@ def test_whole_batch_validation_error_is_bisected(hub: HubSpotApp) -> None:
     changes = dict.fromkeys(ids, "A")
     changes[ids[17]] = "Z"
     result = crm.write_categories(changes)
-    assert list(result.rejected) == [ids[17]]
+    # the batch of 40, then its halves once: the half holding ids[17] is reported as a whole
+    assert sorted(result.rejected) == sorted(ids[:20])
     assert "was not one of the allowed options" in result.rejected[ids[17]]
-    assert len(result.written) == 39
-    assert len(batches(hub)) <= 1 + 2 * math.ceil(math.log2(40))
+    assert "refused the batch of 20 without naming a record" in result.rejected[ids[3]]
+    assert sorted(result.written) == sorted(ids[20:])
+    assert batches(hub) == [(400, 40), (400, 20), (200, 20)]
+
+
+def test_a_batch_refused_without_ids_costs_three_requests_not_2n(hub: HubSpotApp) -> None:
+    ids = seed(hub, 100)
+    crm = adapter(hub)
+    crm.ensure_category_field(CODES)
+    crm.properties()
+    crm._properties[CATEGORY]["options"].append({"value": "Z", "label": "Z"})  # type: ignore[index]
+    result = crm.write_categories(dict.fromkeys(ids, "Z"))  # every record is bad
+    assert len(result.rejected) == 100 and not result.written
+    assert len(batches(hub)) == 3  # bisecting to single records took 199
 
 
 def test_pacing_never_draws_a_429(hub: HubSpotApp) -> None:
@@ -137,6 +151,15 @@ def test_retry_after_is_honoured(hub: HubSpotApp) -> None:
     crm.fetch()
     assert waits[0] == 0.04
     assert 0 <= waits[1] <= 0.05  # exponential backoff with jitter, capped by backoff_max
+
+
+def test_the_retry_budget_is_counted_on_the_clock(hub: HubSpotApp, clock: ManualClock) -> None:
+    crm = adapter(hub, max_attempts=100, backoff=1, backoff_max=1, retry_budget=10)
+    hub.faults.fail(500, times=1000)
+    with pytest.raises(RemoteError, match=r"still failing after \d+ attempts in (9\.\d|10\.0) s"):
+        crm.fetch()
+    assert 8 <= hub.log.count(status=500) <= 40  # jittered waits of at most 1 s, 10 s budget
+    assert sum(clock.slept) < 10
 
 
 def test_persistent_5xx_ends_in_remote_error(hub: HubSpotApp) -> None:
@@ -174,3 +197,13 @@ def test_check(hub: HubSpotApp) -> None:
     assert not crm.check(CODES)[-1].ok
     crm.ensure_category_field(CODES)
     assert all(i.ok for i in crm.check(CODES))
+
+
+@pytest.mark.parametrize("record", [{"id": "7"}, {"properties": {"name": "x"}},
+                                    {"id": "7", "properties": "x"}])
+def test_a_record_of_the_wrong_shape_fails_the_read(hub: HubSpotApp, record: dict) -> None:
+    seed(hub, 3)
+    crm = adapter(hub)
+    hub.faults.fail(200, times=10, path="/crm/v3/objects/companies?", body={"results": [record]})
+    with pytest.raises(RemoteError, match="wrong shape: record #0 has no"):
+        crm.fetch()

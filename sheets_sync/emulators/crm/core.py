@@ -7,9 +7,13 @@ the routes and the vendor's error bodies; :mod:`.server` serves any app over HTT
 
 Fault switches (``app.faults``), all counted per test because tests call ``app.reset()``:
 
-* ``fail(status, times=1, after=0, path=None, body=None, retry_after=None)``: answer the next
-  ``times`` matching requests (after skipping ``after`` of them) with ``status`` and the
-  vendor's body for it (429, 503, 500...).
+* ``fail(status, times=1, after=0, path=None, body=None, retry_after=None, method=None)``:
+  answer the next ``times`` matching requests (after skipping ``after`` of them) with
+  ``status`` and the vendor's body for it (429, 503, 500...). ``path`` matches a substring of
+  the path and query; ``method`` (e.g. ``"PATCH"``) narrows it to writes.
+* ``answer(status, body, content_type=..., times=1, after=0, path=None, method=None)``: answer
+  with these
+  exact bytes (an HTML page with 200, an empty or truncated body, an error body with 200).
 * ``drop(times=1, after=0, path=None)``: close the connection without answering.
 * ``slow(seconds, times=1, after=0, path=None)``: answer late.
 * ``reject(record_id, message=None)``: writes to that record fail with the vendor's own error
@@ -138,9 +142,13 @@ class _Rule:
     body: Any = None
     retry_after: float | None = None
     seconds: float = 0.0
+    raw: bytes | None = None
+    content_type: str = "application/json"
+    method: str | None = None
 
     def matches(self, request: Request) -> bool:
-        return self.path is None or self.path in request.target
+        return (self.path is None or self.path in request.target) and \
+            (self.method is None or self.method == request.method)
 
 
 class Faults:
@@ -155,9 +163,19 @@ class Faults:
             self._hooks: dict[int, Callable[[Any], None]] = {}
 
     def fail(self, status: int, times: int = 1, after: int = 0, path: str | None = None,
-             body: Any = None, retry_after: float | None = None) -> None:
+             body: Any = None, retry_after: float | None = None,
+             method: str | None = None) -> None:
         with self._lock:
-            self._rules.append(_Rule("fail", times, after, path, status, body, retry_after))
+            self._rules.append(_Rule("fail", times, after, path, status, body, retry_after,
+                                     method=method))
+
+    def answer(self, status: int, body: bytes | str, content_type: str = "application/json",
+               times: int = 1, after: int = 0, path: str | None = None,
+               method: str | None = None) -> None:
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        with self._lock:
+            self._rules.append(_Rule("fail", times, after, path, status, raw=raw,
+                                     content_type=content_type, method=method))
 
     def drop(self, times: int = 1, after: int = 0, path: str | None = None) -> None:
         with self._lock:
@@ -206,11 +224,18 @@ Route = tuple[str, Any, Callable[..., Response]]  # method, compiled regex, hand
 
 
 class App:
-    """The vendor-neutral request pipeline; subclasses fill in the vendor's parts."""
+    """The vendor-neutral request pipeline; subclasses fill in the vendor's parts.
+
+    :attr:`clock` is the time every limiter of the app and the request log read (seconds,
+    monotonic). It is ``time.monotonic`` unless a test sets another, e.g. a
+    :class:`~.limits.ManualClock`'s ``now`` shared with the adapter under test, so that rate
+    limits and retries play out the same on any machine. ``reset()`` leaves it as it is.
+    """
 
     name = "crm"
 
     def __init__(self) -> None:
+        self.clock: Callable[[], float] = time.monotonic
         self.log = RequestLog()
         self.faults = Faults()
         self._lock = threading.RLock()  # handlers mutate state under it
@@ -259,7 +284,7 @@ class App:
         except Exception:  # noqa: BLE001 - a malformed body is the handler's business
             items = None
         self.log.add(LogEntry(request.method, request.path, response.status,
-                              len(request.body), len(response.body), items, time.monotonic()))
+                              len(request.body), len(response.body), items, self.clock()))
         return response
 
     def _handle(self, request: Request) -> Response:
@@ -273,14 +298,16 @@ class App:
             if rule.kind == "slow":
                 delay += rule.seconds
                 continue
-            if rule.body is not None:
+            if rule.raw is not None:
+                forced = Response(rule.status, rule.raw, {"Content-Type": rule.content_type})
+            elif rule.body is not None:
                 forced = Response.json(rule.status, rule.body)
             else:
                 forced = self.error_body(rule.status, request)
             if rule.retry_after is not None:
                 forced.headers["Retry-After"] = _seconds_text(rule.retry_after)
             return forced
-        limited = self.throttle(request, time.monotonic())
+        limited = self.throttle(request, self.clock())
         if limited is not None:
             return limited
         path = self.route_path(request)

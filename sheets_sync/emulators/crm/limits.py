@@ -7,14 +7,46 @@
 * :class:`OperationBudget`: seconds of work per method within a window (Bitrix24: 480 s per
   method per 10 minutes, then ``OPERATION_TIME_LIMIT``).
 
-All take the time as an argument so tests can drive them directly; windows are plain numbers
-so a test can shrink them (``SlidingWindow(7, 0.2)``) instead of sleeping for real.
+All take the time as an argument: an app passes its own :attr:`~.core.App.clock`, which a test
+sets to a :class:`ManualClock` shared with the adapter (``sheets_sync.crm.http.CLOCK`` and
+``SLEEP``), so the vendors' real windows (7 per second, 100 per 10 s, 480 s per 10 minutes)
+play out in virtual time: every wait advances the clock instead of sleeping, and no outcome
+depends on how fast the machine is.
+
+Boundary: a request counted at ``t`` leaves a sliding window at ``t + window`` exactly (at that
+instant a new request is allowed again).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+
+
+class ManualClock:
+    """A clock that moves only when told: ``now()`` reads it, ``sleep(s)``/``advance(s)`` move it.
+
+    Thread-safe; shared by an emulator app (``app.clock = clock.now``) and the client under test
+    (``crm.http.CLOCK = clock.now``, ``crm.http.SLEEP = clock.sleep``).
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(0.0, seconds)
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self._now += max(0.0, seconds)
 
 
 class SlidingWindow:

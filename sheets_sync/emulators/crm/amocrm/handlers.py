@@ -287,6 +287,7 @@ def account(app: AmoCrmApp, request: Request) -> Response:
         "subdomain": app.state.subdomain, "created_at": 1600000000, "created_by": 0,
         "updated_at": 1600000000, "updated_by": 0, "current_user_id": 1000001,
         "country": "RU", "currency": "RUB", "currency_symbol": "₽",
+        "timezone": app.state.timezone,
         "customers_mode": "disabled", "is_unsorted_on": True, "mobile_feature_version": 0,
         "is_loss_reason_enabled": True, "is_helpbot_enabled": False,
         "is_technical_account": False, "contact_name_display_order": 1,

@@ -54,6 +54,7 @@ class AmoState:
         self.reset()
 
     def reset(self) -> None:
+        self.timezone = "Europe/Moscow"  # the account's, as GET /api/v4/account answers it
         self.fields: dict[int, CustomField] = {}
         self.companies: dict[int, Company] = {}
         self._next_field, self._next_enum, self._next_company = 410001, 820001, 12000001

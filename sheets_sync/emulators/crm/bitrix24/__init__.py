@@ -94,7 +94,7 @@ class Bitrix24App(App):
         impl = handlers.METHODS.get(method)
         if impl is None:
             raise MethodError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
-        now = time.monotonic()
+        now = self.clock()
         if self.operation.blocked(method, now):
             raise MethodError(429, "OPERATION_TIME_LIMIT",
                               "Method is blocked due to operation time limit.")

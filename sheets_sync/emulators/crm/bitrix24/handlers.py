@@ -53,7 +53,7 @@ Method = Callable[["Bitrix24App", dict[str, Any]], Outcome]
 def time_block(app: Bitrix24App, method: str, start: float) -> dict[str, Any]:
     finish = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S+03:00", time.gmtime(start + 3 * 3600))
-    now = time.monotonic()
+    now = app.clock()
     return {"start": start, "finish": finish, "duration": finish - start,
             "processing": finish - start, "date_start": stamp, "date_finish": stamp,
             "operating_reset_at": int(start + app.operation.window),

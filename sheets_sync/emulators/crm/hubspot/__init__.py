@@ -9,7 +9,6 @@ documented ``X-HubSpot-RateLimit-*`` headers. See :mod:`.handlers` for the assum
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from ..core import App, Request, Response
@@ -59,7 +58,7 @@ class HubSpotApp(App):
 
     def handle(self, request: Request) -> Response:
         response = super().handle(request)
-        now = time.monotonic()
+        now = self.clock()
         response.headers.update({
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.limiter.window * 1000)),
             "X-HubSpot-RateLimit-Max": str(self.limiter.limit),
