@@ -6,6 +6,7 @@ Each command parses options, calls one library function, and turns a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -174,10 +175,11 @@ def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float, ac
     handler = open_log(config.log)
     bar = progress_bar(as_json)
     try:
-        with locked(config, wait):
+        # a dry run writes nothing, not even the lock file or the state file (it plans on a copy)
+        with contextlib.nullcontext() if dry_run else locked(config, wait):
             log.info("sync started%s (config %s)", " (dry run)" if dry_run else "", config.path)
             options = SyncOptions(accept_shrink=accept_shrink, rebuild_sheet=rebuild_sheet, force=force)
-            ctx = open_context(config, options=options)
+            ctx = open_context(config, options=options, read_only=dry_run)
             try:
                 summary = run_sync(ctx, dry_run=dry_run, progress=bar)
             finally:

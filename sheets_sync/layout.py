@@ -125,6 +125,24 @@ def _blank(line: Sequence[Any]) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in line)
 
 
+def _match_header(line: Sequence[Any], wanted: Mapping[str, str], by_alias: Mapping[str, str]) -> dict[str, int]:
+    """Our columns in a header row: by our headers first; an alias (a header an owner gave one
+    of ours) only for a column not found under its own."""
+    keys = [header_key("" if h is None else str(h)) for h in line]
+    positions: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        name = wanted.get(key)
+        if name is not None and name not in positions:
+            positions[name] = i
+    taken = set(positions.values())
+    for i, key in enumerate(keys):
+        name = by_alias.get(key)
+        if name is not None and name not in positions and i not in taken:
+            positions[name] = i
+            taken.add(i)
+    return positions
+
+
 def read_clients(grid: Grid | None, columns: Sequence[ColumnSpec],
                  aliases: Mapping[str, str] | None = None) -> ClientsGrid:
     """Find the header row (within the first rows), our columns by header name (or by an
@@ -134,21 +152,17 @@ def read_clients(grid: Grid | None, columns: Sequence[ColumnSpec],
     wanted: dict[str, str] = {}
     for spec in columns:
         wanted.setdefault(header_key(spec.header), spec.name)
-    for name, alias in (aliases or {}).items():
-        wanted.setdefault(header_key(alias), name)
     for spec in columns:
         wanted.setdefault(header_key(spec.name), spec.name)
-    for hr, line in enumerate(grid[:HEADER_SCAN]):
-        positions: dict[str, int] = {}
-        for i, h in enumerate(line):
-            name = wanted.get(header_key("" if h is None else str(h)))
-            if name is not None and name not in positions:
-                positions[name] = i
-        if "id" in positions and len(positions) >= 2:
-            header_row = hr
-            break
-    else:
+    by_alias = {header_key(alias): name for name, alias in (aliases or {}).items()}
+    best: tuple[int, int, dict[str, int]] | None = None  # (matches, row, positions)
+    for r, line in enumerate(grid[:HEADER_SCAN]):
+        found = _match_header(line, wanted, by_alias)
+        if "id" in found and len(found) >= 2 and (best is None or len(found) > best[0]):
+            best = (len(found), r, found)
+    if best is None:
         return ClientsGrid([], {}, {}, grid, headerless=True)
+    _, header_row, positions = best
     hr = header_row
     header = ["" if h is None else str(h) for h in grid[hr]]
     out = ClientsGrid(header, positions, {}, grid, header_row=hr)

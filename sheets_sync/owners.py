@@ -33,6 +33,8 @@ from .table import ClientTable
 OWNER_COLUMNS = ("manual_category", "notes")
 #: a renamed column is recognised when at least this share of the kept values is in it
 RECOGNISE_SHARE = 0.5
+#: ... and it holds at most this many values (per value kept) where nothing was kept
+SURPLUS_SHARE = 0.25
 
 
 @dataclass
@@ -74,8 +76,10 @@ def check_structure(sheet: ClientsGrid, *, tab: str, where: str, present: bool, 
 
 
 def recognise_renamed(sheet: ClientsGrid, saved: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """Find owner columns an owner renamed: a column that is not ours by header and holds the
-    values we kept for that column (for at least half of the clients that have one)."""
+    """Find owner columns an owner renamed: a column that is not ours by header, holds the
+    values we kept for that column (for at least half of the clients that have one), and
+    hardly anything where nothing was kept. Anything less is not taken for ours: the column is
+    added again and filled from the store instead (nothing lost, nothing guessed)."""
     aliases: dict[str, str] = {}
     if sheet.empty:
         return aliases
@@ -91,7 +95,9 @@ def recognise_renamed(sheet: ClientsGrid, saved: Mapping[str, Mapping[str, str]]
             if c in taken or not sheet.header[c].strip():
                 continue
             hits = sum(1 for cid, want in expected.items() if _cell(sheet, sheet.rows[cid], c) == want)
-            if hits > best_hits:
+            # values where nothing was kept: an owner's own column of codes, not ours renamed
+            surplus = sum(1 for cid, r in sheet.rows.items() if cid not in expected and _cell(sheet, r, c))
+            if hits > best_hits and surplus <= SURPLUS_SHARE * hits:
                 best, best_hits = c, hits
         if best is not None and best_hits >= RECOGNISE_SHARE * len(expected):
             sheet.positions[column] = best

@@ -31,7 +31,7 @@ from .rules import RuleSet
 from .sheets.base import ColumnSpec, Grid, TabWrite, WriteBatch
 from .sheets.guard import header_text
 from .state import Change, StateStore
-from .table import COLUMNS, ClientTable, Problem, resolve_mapping
+from .table import COLUMNS, ClientTable, Problem, header_key, resolve_mapping
 
 
 @dataclass
@@ -261,6 +261,7 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
                   guard_col=positions["id"], header_row=sheet.header_row,
                   read_header=None if created else [header_text(h) for h in sheet.header])
     tw.kinds = {positions[s.name]: s.kind for s in columns}
+    tw.columns = dict(positions)
     if created or new_columns or inp.state.layout != layout_signature(inp.rules):
         tw.layout = build_layout(columns, inp.rules)
     new_snapshot: dict[tuple[str, str], str] = {}
@@ -428,7 +429,10 @@ def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
                     present=inp.present, rebuild=inp.options.rebuild_sheet)
     found = recognise_renamed(sheet, view.owner)
     merged, owners = merge_owner_values(inp.table, sheet, view.owner)
-    owners.aliases = {**view.aliases, **found}
+    # an alias lives while the owner's header is where our column is; back under its own header, it goes
+    owners.aliases = {name: alias for name, alias in {**view.aliases, **found}.items()
+                      if name in sheet.positions
+                      and header_key(sheet.header[sheet.positions[name]]) == header_key(alias)}
     ids = merged.frame["id"].fillna("").astype(str)
     outcome = categorize(merged, inp.rules, inp.now.date()).frame
     summary = Summary(clients=len(outcome), dry_run=dry_run, sheet=inp.where)
@@ -469,6 +473,9 @@ def plan_sheet(plan: Plan, inp: Inputs, ledger: dict[str, dict[str, Any]]
                                                inp.state.snapshot, plan.summary, inp.table.problems,
                                                inp.state.owner, plan.owners)
     plan.summary.overwritten_edits = edits
+    if plan.sheet.duplicates:  # rows not written this pass keep what the sheet last got
+        copied = set(plan.sheet.duplicates)
+        new_snapshot.update({key: v for key, v in inp.state.snapshot.items() if key[0] in copied})
     return batch, new_snapshot, edits, gone
 
 

@@ -65,15 +65,26 @@ class Change:
 
 
 class StateStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        """The store at ``path``; ``read_only`` (a dry run) works on a private copy in memory,
+        so the file is neither created nor changed."""
         self.path = Path(path)
         from .paths import path_error
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.is_dir():
-                raise IsADirectoryError(self.path)
-            self.db = sqlite3.connect(self.path, timeout=30)
+            if read_only:
+                self.db = sqlite3.connect(":memory:")
+                if self.path.is_file():
+                    source = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+                    try:
+                        source.backup(self.db)
+                    finally:
+                        source.close()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self.path.is_dir():
+                    raise IsADirectoryError(self.path)
+                self.db = sqlite3.connect(self.path, timeout=30)
             self.db.executescript(SCHEMA)
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(edits)")}
             if "in_sheet" not in columns:  # state files of 0.1: edits were not in the History tab
@@ -142,12 +153,16 @@ class StateStore:
                                 [(s,) for s in seqs])
 
     def record_edits(self, edits: Iterable[Mapping[str, str]], at: str) -> None:
-        """Owner edits of CRM columns in the sheet that the CRM's value replaced."""
+        """Owner edits of CRM columns in the sheet that the CRM's value replaced; an edit already
+        recorded and not yet in the sheet (a pass planned again, a sheet write that failed) is
+        not recorded twice."""
+        pending = {(r[0], r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT client_id, col, sheet_value, crm_value FROM edits WHERE in_sheet = 0")}
+        rows = [(e["id"], e["column"], e["sheet"], e["crm"], at) for e in edits
+                if (e["id"], e["column"], e["sheet"], e["crm"]) not in pending]
         with self.db:
             self.db.executemany(
-                "INSERT INTO edits (client_id, col, sheet_value, crm_value, at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(e["id"], e["column"], e["sheet"], e["crm"], at) for e in edits])
+                "INSERT INTO edits (client_id, col, sheet_value, crm_value, at) VALUES (?, ?, ?, ?, ?)", rows)
 
     def edits_not_in_sheet(self, every: bool = False) -> list[dict[str, Any]]:
         """Replaced owner edits not yet in the History tab (``every``: all of them)."""

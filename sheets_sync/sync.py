@@ -73,7 +73,8 @@ def _step(ctx: Context, name: str) -> None:
         ctx.progress.update(1)
 
 
-def open_context(config: Config, clock: Clock | None = None, options: SyncOptions | None = None) -> Context:
+def open_context(config: Config, clock: Clock | None = None, options: SyncOptions | None = None,
+                 read_only: bool = False) -> Context:
     """Load the rules first (a broken rules file fails before any data is touched)."""
     from .config import check_fields
 
@@ -81,7 +82,7 @@ def open_context(config: Config, clock: Clock | None = None, options: SyncOption
     check_fields(config, rules.columns)
     started = (clock or now)()
     return Context(config, rules, open_crm(config.crm), open_sheet(config.sheet),
-                   StateStore(config.state_path), started, options=options or SyncOptions())
+                   StateStore(config.state_path, read_only), started, options=options or SyncOptions())
 
 
 def now() -> datetime:
@@ -209,11 +210,18 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     ctx.state.record(plan.changes)
     summary.changes = done.setdefault("changes", summary.changes)
     # step 2, the CRM, before the sheet: a rejection shows in the client's row of this very sync
-    if "crm" not in done:
+    # (a pass planned again after a race writes only what the earlier pass did not: an owner's
+    # manual category typed meanwhile reaches the CRM in this same run)
+    tried: dict[str, str] = done.setdefault("crm_tried", {})  # written or rejected in this run
+    todo = {cid: code for cid, code in plan.crm_changes.items() if tried.get(cid) != code}
+    if "crm" not in done or todo:
         _step(ctx, "writing the CRM")
-        done["crm"] = _write_crm(ctx, plan.crm_changes, now_text)
+        written, rejected = _write_crm(ctx, todo, now_text)
+        tried.update(todo)
+        count, before = done.get("crm", (0, []))
+        done["crm"] = (count + len(written), [r for r in before if r["id"] not in todo] + rejected)
         output = getattr(ctx.crm, "output", None)  # a file CRM writes an import file
-        if plan.crm_changes and output is not None:
+        if todo and output is not None:
             summary.examples.insert(0, f"CRM import file written: {output} (import it into the CRM)")
         checkpoint("crm-written")
     summary.crm_written, summary.crm_rejected = done["crm"]
@@ -257,7 +265,8 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     ctx.state.save_snapshot(new_snapshot, inp.state.snapshot)
     ctx.state.save_owner_values(plan.owners.seen, now_text)
     ctx.state.put("aliases", json.dumps(plan.owners.aliases, ensure_ascii=False))
-    ctx.state.put("sheet_clients", str(len(plan.sheet.rows) + len(batch.tabs[0].appends)))
+    ctx.state.put("sheet_clients", str(len(plan.sheet.rows) + len(plan.sheet.duplicates)
+                                       + len(batch.tabs[0].appends)))
     ctx.state.put("layout", layout_signature(ctx.rules))
     for key, value in ctx.state_after_write.items():
         ctx.state.put(key, value)
@@ -271,16 +280,16 @@ def _held_open(ctx: Context) -> str | None:
     return getattr(ctx.sheet, "held_open", lambda: None)()
 
 
-def _write_crm(ctx: Context, changes: dict[str, str], now_text: str) -> tuple[int, list[dict[str, str]]]:
+def _write_crm(ctx: Context, changes: dict[str, str], now_text: str) -> tuple[list[str], list[dict[str, str]]]:
     """Write changed categories; rejected ones go to the ledger and are retried next time."""
     if not changes:
-        return 0, []
+        return [], []
     result = ctx.crm.write_categories(changes)
     ctx.state.update_ledger({cid: (changes.get(cid, ""), msg) for cid, msg in result.rejected.items()},
                             result.written, now_text)
     rejected = [{"id": cid, "category": changes.get(cid, ""), "message": msg}
                 for cid, msg in result.rejected.items()]
-    return len(result.written), rejected
+    return list(result.written), rejected
 
 
 def merge_owner_columns(table: ClientTable, sheet: ClientsGrid) -> ClientTable:
@@ -347,8 +356,7 @@ def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context, live: LiveFormulas |
 def _live_formulas(ctx: Context, columns: list[ColumnSpec], batch: WriteBatch, sheet: ClientsGrid) -> LiveFormulas:
     """Put the live formulas into the Clients write: every row when the layout is new."""
     clients = batch.tabs[0]
-    by_header = {h: i for i, h in enumerate(clients.header)}
-    positions = {spec.name: by_header[spec.header] for spec in columns}
+    positions = {spec.name: clients.columns[spec.name] for spec in columns}
     rows = len(sheet.grid) - 1 + len(clients.appends) if sheet.grid else len(clients.appends)
     bound = int(ctx.state.get("live_bound") or 0)
     outgrown = rows + 1 > bound

@@ -58,6 +58,9 @@ class TabWrite:
     #: them before and after writing (see :mod:`sheets_sync.sheets.guard`)
     header_row: int = 0
     read_header: list[str] | None = None
+    #: our column name -> its position in ``header`` (a renamed owner column keeps the owner's
+    #: header, so headers cannot be looked up by our names)
+    columns: dict[str, int] = field(default_factory=dict)
     kinds: dict[int, str] = field(default_factory=dict)  # column -> value kind for formats
     layout: Layout | None = None
     #: a bar chart to add when the tab has none: title, labels_col, values_col, first_row, last_row

@@ -332,7 +332,7 @@ class GoogleSheet:
         params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
         current = self._call(self.http.values_get, self.key, quote_tab(tw.tab), params=params).get("values", [])
         id_header = (tw.read_header or tw.header)[tw.guard_col or 0]
-        fixes = restorations(written, planned, [list(r) for r in current], id_header)
+        fixes = restorations(written, planned, [list(r) for r in current], id_header, tw.header_row)
         data = [{"range": f"{quote_tab(tw.tab)}!{rowcol_to_a1(r + 1, c + 1)}", "values": [[to_cell(v)]]}
                 for r, c, v in fixes]
         for part in _split(data):

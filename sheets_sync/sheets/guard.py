@@ -81,13 +81,19 @@ class Written:
     header: str
 
 
-def locate(grid: Grid, id_header: str, scan: int = 10) -> tuple[int, int] | None:
-    """(header row, id column) of a grid: the first row within ``scan`` rows with ``id_header``."""
+def locate(grid: Grid, id_header: str, like: Sequence[Any] | None = None, scan: int = 10) -> tuple[int, int] | None:
+    """(header row, id column) of a grid: of the first ``scan`` rows holding ``id_header``, the
+    one most like the header row ``like`` (a title cell reading "id" is not a header)."""
+    want = {header_text(v) for v in like or ()} - {""}
+    best: tuple[int, int, int] | None = None
     for r, line in enumerate(grid[:scan]):
-        for c, v in enumerate(line):
-            if header_text(v) == id_header:
-                return r, c
-    return None
+        texts = [header_text(v) for v in line]
+        if id_header not in texts:
+            continue
+        score = sum(1 for t in texts if t in want)
+        if best is None or score > best[0]:
+            best = (score, r, texts.index(id_header))
+    return None if best is None else (best[1], best[2])
 
 
 def _cell(grid: Grid, r: int, c: int) -> Any:
@@ -97,56 +103,75 @@ def _cell(grid: Grid, r: int, c: int) -> Any:
     return line[c] if 0 <= c < len(line) else None
 
 
-def _index(grid: Grid, id_header: str) -> tuple[dict[str, int], dict[str, int], int, int] | None:
-    where = locate(grid, id_header)
-    if where is None:
-        return None
-    hr, ic = where
-    cols: dict[str, int] = {}
-    for c, v in enumerate(grid[hr]):
-        cols.setdefault(header_text(v), c)
+def align(then: Sequence[Any], now: Sequence[Any]) -> dict[int, int]:
+    """Column positions now -> then, from two header rows: columns inserted meanwhile have none;
+    blank or repeated headers are told apart by their place among the others, and a column
+    moved elsewhere is found by its header when that header is unique in both rows."""
+    import difflib
+
+    a, b = [header_text(v) for v in then], [header_text(v) for v in now]
+    out: dict[int, int] = {}
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):  # a header cell overwritten
+            for k in range(j2 - j1):
+                out[j1 + k] = i1 + k
+    used = set(out.values())
+    for j, text in enumerate(b):
+        if j in out or not text or b.count(text) != 1 or a.count(text) != 1:
+            continue
+        i = a.index(text)
+        if i not in used:
+            out[j] = i
+            used.add(i)
+    return out
+
+
+def _rows(grid: Grid, hr: int, ic: int) -> dict[str, int]:
     rows: dict[str, int] = {}
     for r in range(hr + 1, len(grid)):
         cid = id_text(_cell(grid, r, ic))
         if cid:
             rows.setdefault(cid, r)
-    return cols, rows, hr, ic
+    return rows
 
 
-def restorations(written: Sequence[Written], planned: Grid, current: Grid,
-                 id_header: str) -> list[tuple[int, int, Any]]:
+def restorations(written: Sequence[Written], planned: Grid, current: Grid, id_header: str,
+                 header_row: int = 0) -> list[tuple[int, int, Any]]:
     """Cells our write put into the wrong client's row or the wrong column, with what they held.
 
-    A cell counts as clobbered when, in the sheet as it is now, it belongs to another (client,
-    column) than the one we meant and it still holds what we wrote. It gets back the value
-    that (client, column) had in the grid the plan was made from; a cell of a row without an
-    id, or of a column that did not exist then, gets back empty (nothing was there when we
-    read). A cell whose position still means what we meant is left alone (the sheet moved
-    after our write, taking our value along)."""
+    ``written`` is in the positions of ``planned`` (the grid the plan was made from, its header
+    at ``header_row``). A cell counts as clobbered when, in the sheet as it is now, it belongs
+    to another (client, column) than the one we meant, or to the header or a title row, and it
+    still holds what we wrote. It gets back the value that (client, column) had in ``planned``;
+    a cell of a row without an id, or of a column that did not exist then, gets back empty
+    (nothing was there when we read). A cell whose position still means what we meant is left
+    alone (the sheet moved after our write, taking our value along)."""
     from ..layout import same
 
-    now = _index(current, id_header)
-    before = _index(planned, id_header)
-    if now is None:
+    then_header = planned[header_row] if header_row < len(planned) else []
+    now_at = locate(current, id_header, then_header)
+    if now_at is None:
         return []
-    cols_now, _, hr_now, ic_now = now
-    headers_now = {c: h for h, c in cols_now.items()}
+    hr_now, ic_now = now_at
+    col_then = align(then_header, current[hr_now])
+    ic_then = next((i for i, v in enumerate(then_header) if header_text(v) == id_header), None)
+    rows_then = _rows(planned, header_row, ic_then) if ic_then is not None else {}
     out: list[tuple[int, int, Any]] = []
     for w in written:
-        if w.row <= hr_now:
-            continue
-        client = id_text(_cell(current, w.row, ic_now))
-        header = headers_now.get(w.col, "")
-        if client == w.client and header == header_text(w.header):
-            continue
         have = _cell(current, w.row, w.col)
         if not same(have, w.value):
             continue
-        original = None
-        if before is not None and client and header:
-            cols_then, rows_then, _, _ = before
-            if client in rows_then and header in cols_then:
-                original = _cell(planned, rows_then[client], cols_then[header])
+        tc = col_then.get(w.col)
+        if w.row <= hr_now:  # the header row or a title row now: what it held then
+            shift = hr_now - header_row
+            r_then = w.row - shift
+            original = _cell(planned, r_then, tc) if tc is not None and 0 <= r_then <= header_row else None
+        else:
+            client = id_text(_cell(current, w.row, ic_now))
+            if client == w.client and tc == w.col:
+                continue
+            r_then = rows_then.get(client) if client else None
+            original = _cell(planned, r_then, tc) if r_then is not None and tc is not None else None
         if not same(original, w.value):
             out.append((w.row, w.col, original))
     return out

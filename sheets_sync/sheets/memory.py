@@ -133,7 +133,7 @@ class MemorySheet:
     def _repair(self, tw: TabWrite, written: list[Written]) -> None:
         id_header = (tw.read_header or tw.header)[tw.guard_col or 0]
         current = self._trimmed(self.tabs.get(tw.tab, []))
-        for r, c, v in restorations(written, self._read.get(tw.tab) or [], current, id_header):
+        for r, c, v in restorations(written, self._read.get(tw.tab) or [], current, id_header, tw.header_row):
             self._set(tw.tab, r, c, v)
 
     # -- cells
