@@ -35,7 +35,17 @@ def own_files(config_path: str | Path | None) -> dict[Path, str]:
 
 def refuse_own_files(output: Path, config_path: str | Path | None, option: str = "--out") -> None:
     """Raise when ``output`` is one of the config's own files."""
-    what = own_files(config_path).get(output.resolve())
+    files = own_files(config_path)
+    what = files.get(output.resolve())
+    if what is None and output.exists():  # the same file under another spelling (a case-insensitive disk, a link)
+        what = next((w for p, w in files.items() if p.exists() and _same(p, output)), None)
     if what is not None:
         raise ConfigError(f"{option} {output} is {what} of this config: writing there would replace it. "
                           "Choose another file name. Nothing was written.")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
