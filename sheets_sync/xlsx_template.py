@@ -153,12 +153,7 @@ class _Template:
             return m.group(0)
 
         xml = re.sub(r"<definedName\b([^>]*)>(.*?)</definedName>", fit_filter, xml, flags=re.S)
-        if re.search(r"<calcPr\b", xml):
-            xml = re.sub(r"<calcPr\b([^>]*?)\s*(/?)>", lambda m: "<calcPr" + re.sub(
-                r'\s*fullCalcOnLoad="[^"]*"', "", m.group(1)) + f' fullCalcOnLoad="1"{m.group(2)}>', xml, count=1)
-        else:
-            xml = xml.replace("</definedNames>", '</definedNames><calcPr fullCalcOnLoad="1"/>', 1)
-        return xml
+        return full_calc_on_load(xml, rewrite=True)
 
     def write(self, out: Path, parts: Mapping[str, bytes | Iterator[bytes]]) -> None:
         """Copy the template to ``out`` with ``parts`` replaced; the calculation chain is
@@ -168,29 +163,54 @@ class _Template:
         drop = {"xl/calcChain.xml"}
         try:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
-                for info in self.zf.infolist():
-                    if info.filename in drop:
-                        continue
-                    body = parts.get(info.filename)
-                    if body is None:
-                        data = self.zf.read(info.filename)
-                        if info.filename == "[Content_Types].xml":
-                            data = re.sub(rb'<Override\b[^>]*calcChain[^>]*/>', b"", data)
-                        elif info.filename == "xl/_rels/workbook.xml.rels":
-                            data = re.sub(rb'<Relationship\b[^>]*calcChain[^>]*/>', b"", data)
-                        dst.writestr(info, data, compress_type=info.compress_type)
-                    elif isinstance(body, bytes):
-                        dst.writestr(info.filename, body)
-                    else:
-                        with dst.open(info.filename, "w", force_zip64=True) as stream:
-                            for chunk in body:
-                                stream.write(chunk)
+                copy_parts(self.zf, dst, parts, drop)
             tmp.replace(out)
         except OSError as exc:
             raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc
         finally:
             if tmp.exists():
                 tmp.unlink()
+
+
+def copy_parts(src: zipfile.ZipFile, dst: zipfile.ZipFile, parts: Mapping[str, bytes | Iterator[bytes]],
+               drop: set[str]) -> None:
+    """Copy every part of ``src`` into ``dst`` in order, ``parts`` replaced; a dropped
+    ``calcChain.xml`` also leaves ``[Content_Types].xml`` and the workbook's relationships.
+    Every other part is copied byte for byte."""
+    for info in src.infolist():
+        if info.filename in drop:
+            continue
+        body = parts.get(info.filename)
+        if body is None:
+            data = src.read(info.filename)
+            if "xl/calcChain.xml" in drop and info.filename == "[Content_Types].xml":
+                data = re.sub(rb'<Override\b[^>]*calcChain[^>]*/>', b"", data)
+            elif "xl/calcChain.xml" in drop and info.filename == "xl/_rels/workbook.xml.rels":
+                data = re.sub(rb'<Relationship\b[^>]*calcChain[^>]*/>', b"", data)
+            dst.writestr(info, data, compress_type=info.compress_type)
+        elif isinstance(body, bytes):
+            dst.writestr(info.filename, body)
+        else:
+            with dst.open(info.filename, "w", force_zip64=True) as stream:
+                for chunk in body:
+                    stream.write(chunk)
+
+
+def full_calc_on_load(xml: str, rewrite: bool = False) -> str:
+    """``workbook.xml`` with ``fullCalcOnLoad="1"``: unchanged when it has it already, unless
+    ``rewrite`` (the export moves the attribute to the end)."""
+    if not rewrite and re.search(r'<calcPr\b[^>]*\bfullCalcOnLoad="(1|true)"', xml):
+        return xml
+    if re.search(r"<calcPr\b", xml):
+        return re.sub(r"<calcPr\b([^>]*?)\s*(/?)>", lambda m: "<calcPr" + re.sub(
+            r'\s*fullCalcOnLoad="[^"]*"', "", m.group(1)) + f' fullCalcOnLoad="1"{m.group(2)}>', xml, count=1)
+    if "</definedNames>" in xml:
+        return xml.replace("</definedNames>", '</definedNames><calcPr fullCalcOnLoad="1"/>', 1)
+    return _insert_before(xml, _AFTER_CALC, '<calcPr fullCalcOnLoad="1"/>')
+
+
+_AFTER_CALC = ("<oleSize", "<customWorkbookViews", "<pivotCaches", "<smartTagPr", "<smartTagTypes",
+               "<webPublishing", "<fileRecoveryPr", "<webPublishObjects", "<extLst", "</workbook>")
 
 
 _ESCAPE = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;",

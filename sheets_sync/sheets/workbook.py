@@ -1,15 +1,36 @@
-"""The embedded default sheet: a local ``.xlsx`` workbook, edited in place with openpyxl.
+"""The embedded default sheet: a local ``.xlsx`` workbook, never loaded whole.
 
-Only the cells in the batch are touched; everything else the owner did stays as openpyxl
-reads it: other tabs, own columns and formulas, styles, widths, filters, conditional formats,
-data validation, defined names, charts and images (re-written by openpyxl: data and type are
-kept, some styling of charts made in Excel may be simplified). Not kept: pivot tables,
-slicers, macros, form controls. The file is written to a temporary file and moved into place,
-so a crash never leaves half a workbook (a temporary file left by a killed run is removed by
-the next); a workbook changed on disk since we read it (the owner saved it in Excel meanwhile)
-is not overwritten: the sync re-reads and re-plans. A workbook open in Excel (``~$name.xlsx``)
-or LibreOffice (``.~lock.name.xlsx#``) is not written at all: the owner's next save would
-overwrite our changes, or ours their unsaved work.
+**Reading** scans the sheet XML of the tabs asked for (:mod:`.xlsx_cells`): the values come
+back as openpyxl gives them (text, ``int``/``float``, ``datetime`` for date-formatted cells,
+booleans, formulas as their text, ``None`` for empty), without building an object model.
+
+**Writing** takes one of two paths, chosen per batch (:func:`.xlsx_patch.patch_refusal`):
+
+* *the patch* (the steady state: cell updates, appended rows and live formulas on tabs that
+  exist, a Summary chart that is there already): only the changed rows of those tabs'
+  ``sheetData`` are rewritten inside the zip; every other part is copied byte for byte, so
+  pivot tables, slicers, macros of an ``.xlsm``, form controls, the owners' charts and their
+  styling, images, other tabs, the shared-string table, comments and everything else survive
+  untouched. ``styles.xml`` gains a cell format when a number or date needs one, and
+  ``workbook.xml`` full recalculation on load when it lacks it (see :mod:`.xlsx_patch`).
+* *openpyxl* (structure: a new tab, new columns with their header notes, the layout when a
+  tab is new or the rules changed: conditional formats, data validation, frozen pane,
+  autofilter, widths; a chart on a tab without one; defined names of live formulas; a file
+  that does not exist yet, and a sheet XML the patch does not handle): the workbook is loaded
+  and saved by openpyxl, as before. That keeps the owner's values, formulas, styles, widths,
+  conditional formats, validation, defined names, other tabs, charts and images (re-written:
+  data and type are kept, some styling of charts made in Excel may be simplified); it drops
+  pivot tables, slicers, macros and form controls. It happens on the first sync, when the
+  rules change the layout, and when a column of ours is added again.
+
+A no-op sync writes nothing (the batch is empty: the file is not touched). Both paths write a
+temporary file and move it into place, so a crash never leaves half a workbook (a temporary
+file left by a killed run is removed by the next); a workbook changed on disk since we read it
+(the owner saved it in Excel meanwhile) is not overwritten: the sync re-reads and re-plans.
+The guard (header row and ids) is checked against the values read, which the stamp (mtime and
+size) proves are still the file's. A workbook open in Excel (``~$name.xlsx``) or LibreOffice
+(``.~lock.name.xlsx#``) is not written at all: the owner's next save would overwrite our
+changes, or ours their unsaved work.
 """
 
 from __future__ import annotations
@@ -17,10 +38,11 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import openpyxl
 from openpyxl.comments import Comment
@@ -32,6 +54,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ..errors import ConcurrentEditError, SheetError
 from .base import Grid, Layout, TabWrite, WriteBatch
 from .guard import mismatch, planned_structure
+from .xlsx_cells import Book, read_grids
+from .xlsx_patch import Unpatchable, patch_refusal, write_patch
 
 NUMBER_FORMATS = {
     "money": "#,##0.00",
@@ -51,8 +75,12 @@ class WorkbookSheet:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.where = str(self.path)
-        self._book: openpyxl.Workbook | None = None
         self._stamp: tuple[int, int] | None = None
+        self._index: Book | None = None  # the workbook's tabs as read (for a patch)
+        self._grids: dict[str, Grid | None] = {}  # the values read (for the guard and appends)
+        #: which path the last write took: "patch" or "openpyxl" (for tests and the benchmark)
+        self.path_taken = ""
+        self._read = False
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -88,7 +116,6 @@ class WorkbookSheet:
             stale.unlink(missing_ok=True)
 
     def _load(self) -> openpyxl.Workbook:
-        self._stamp = self._stat()
         if self._stamp is None:
             book = openpyxl.Workbook()
             book.remove(book.active)
@@ -96,48 +123,91 @@ class WorkbookSheet:
         try:
             return openpyxl.load_workbook(self.path, rich_text=False)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise SheetError(f"Workbook {self.path} cannot be opened as .xlsx ({exc}). Restore "
-                             "it from a backup, or move it away and a new one is created.") from exc
+            raise self._unreadable(exc) from exc
+
+    def _unreadable(self, exc: Exception) -> SheetError:
+        return SheetError(f"Workbook {self.path} cannot be opened as .xlsx ({exc}). Restore "
+                          "it from a backup, or move it away and a new one is created.")
 
     def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]:
-        self._book = self._load()
-        out: dict[str, Grid | None] = {}
-        for tab in tabs:
-            if tab not in self._book.sheetnames:
-                out[tab] = None
-                continue
-            ws = self._book[tab]
-            out[tab] = [list(row) for row in ws.iter_rows(values_only=True)]
-        return out
+        self._stamp = self._stat()
+        self._index, self._grids = None, {}
+        self._read = True
+        if self._stamp is None:
+            self._grids = {tab: None for tab in tabs}
+            return dict(self._grids)
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                book, grids = read_grids(zf, list(tabs))
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, ET.ParseError) as exc:
+            raise self._unreadable(exc) from exc
+        self._index, self._grids = book, dict(grids)
+        return grids
 
     def write(self, batch: WriteBatch) -> None:
         if batch.empty:
             return
-        if self._book is None:
-            self.read([t.tab for t in batch.tabs])
-        book = self._book
-        assert book is not None
+        if not self._read or any(t.tab not in self._grids for t in batch.tabs):
+            self.read(list(dict.fromkeys([*self._grids, *(t.tab for t in batch.tabs)])))
         if self._stat() != self._stamp:
-            self._book = None
+            self._forget()
             raise ConcurrentEditError(f"Workbook {self.path} changed on disk while we worked.")
+        zf = zipfile.ZipFile(self.path) if self._index is not None else None
+        try:
+            self.path_taken = "patch"
+            if self._index is not None and zf is not None:
+                self._index.zf = zf
+                if patch_refusal(batch, self._index) is None:
+                    try:
+                        self._write_patch(batch)
+                        return
+                    except Unpatchable:
+                        pass
+            self.path_taken = "openpyxl"
+            self._write_openpyxl(batch)
+        finally:
+            if zf is not None:
+                zf.close()
+            self._forget()
+
+    def _forget(self) -> None:
+        self._index, self._grids, self._stamp, self._read = None, {}, None, False
+
+    def _write_patch(self, batch: WriteBatch) -> None:
+        index = self._index
+        assert index is not None
+        for tw in batch.tabs:
+            if tw.empty:
+                continue
+            grid = self._grids.get(tw.tab) or [[None]]
+            header = grid[tw.header_row] if index.tabs[tw.tab].max_row > tw.header_row else []
+
+            def cell(r: int, c: int, g: Grid = grid) -> Any:
+                return g[r][c] if r < len(g) and c < len(g[r]) else None
+
+            self._check_guard(tw, header, cell)
+
+        self._save(lambda tmp: write_patch(index, batch, self._grids, tmp, NUMBER_FORMATS))
+
+    def _write_openpyxl(self, batch: WriteBatch) -> None:
+        book = self._load()
         for tw in batch.tabs:
             if tw.tab in book.sheetnames:
                 ws = book[tw.tab]
             else:
                 ws = book.create_sheet(tw.tab)
-            self._check_guard(ws, tw)
+            header = [c.value for c in ws[tw.header_row + 1]] if ws.max_row > tw.header_row else []
+            self._check_guard(tw, header, lambda r, c, ws=ws: ws.cell(row=r + 1, column=c + 1).value)
             self._apply(ws, tw)
-        self._save(book)
-        self._book = None
+        self._save(book.save)
 
-    def _check_guard(self, ws: Any, tw: TabWrite) -> None:
+    def _check_guard(self, tw: TabWrite, header: list[Any], cell: Callable[[int, int], Any]) -> None:
         if tw.guard_col is None:
             return
         expected = planned_structure(tw)
-        header = [c.value for c in ws[tw.header_row + 1]] if ws.max_row > tw.header_row else []
         ids = [None] * (max(tw.guard, default=-1) + 1)
         for row in tw.guard:
-            ids[row] = ws.cell(row=row + 1, column=tw.guard_col + 1).value
+            ids[row] = cell(row, tw.guard_col)
         why = mismatch(expected, header, ids)
         if why is not None:
             raise ConcurrentEditError(f"{self.path} tab {tw.tab!r}: {why}")
@@ -182,7 +252,7 @@ class WorkbookSheet:
         except FileNotFoundError:
             return 0o666 & ~_umask()
 
-    def _save(self, book: openpyxl.Workbook) -> None:
+    def _save(self, build: Callable[[str], None]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for stale in self._temporaries():  # we hold the sync lock: nobody else is saving
             stale.unlink(missing_ok=True)
@@ -191,7 +261,7 @@ class WorkbookSheet:
         os.close(fd)
         try:
             os.chmod(tmp, self._mode())  # mkstemp makes 0600: keep the workbook as shared as it was
-            book.save(tmp)
+            build(tmp)
             if self._stat() != self._stamp:
                 raise ConcurrentEditError(f"Workbook {self.path} changed on disk while we worked.")
             os.replace(tmp, self.path)
