@@ -8,7 +8,7 @@ numbers as ``int`` or ``float`` as written, ``datetime``/``time``/``timedelta`` 
 whose number format is a date or duration (openpyxl's own test of the format), booleans,
 error codes as text (``"#N/A"``), a formula as its text (``"=SUM(A1:A3)"``; a shared
 formula translated to its cell, an array formula as openpyxl's ``ArrayFormula``). An empty
-tab is ``[[None]]``, as openpyxl gives it.
+tab is ``[]``, as openpyxl gives it.
 
 It never builds an object model: each sheet's ``sheetData`` is scanned with regular
 expressions (about 10x faster than ``load_workbook`` and a fraction of its memory), the
@@ -142,7 +142,7 @@ class Book:
         for line in rows:
             if len(line) < width:
                 line.extend([None] * (width - len(line)))
-        return rows or [[None]]
+        return rows
 
 
 CHUNK = 1 << 20
