@@ -127,14 +127,7 @@ class Book:
         while start < end:  # a chunk of whole rows at a time: the matches of one chunk in memory
             stop = xml.find("</row>", min(start + CHUNK, end), end)
             stop = end if stop < 0 else stop + 6
-            for row, col, value in _cells(xml, start, stop, self, shared_formulae):
-                while len(rows) < row:
-                    rows.append([])
-                line = rows[row - 1]
-                if len(line) < col:
-                    line.extend([None] * (col - len(line)))
-                    max_col = max(max_col, col)
-                line[col - 1] = value
+            max_col = max(max_col, _fill(rows, xml, start, stop, self, shared_formulae))
             start = stop
         info = self.tabs[tab]
         info.max_row, info.max_col = len(rows), max_col
@@ -159,32 +152,44 @@ def _column(letters: str) -> int:
     return col
 
 
-def _cells(data: str, pos: int, endpos: int, book: Book,
-           shared_formulae: dict[str, Any]) -> list[tuple[int, int, Any]]:
-    """(row, column, value) of every ``<c>`` in ``data[pos:endpos]`` (whole rows), 1-based.
+def _put(rows: Grid, cells: list[tuple[int, int, Any]]) -> int:
+    max_col = 0
+    for row, col, value in cells:
+        while len(rows) < row:
+            rows.append([])
+        line = rows[row - 1]
+        if len(line) < col:
+            line.extend([None] * (col - len(line)))
+        line[col - 1] = value
+        max_col = max(max_col, col)
+    return max_col
+
+
+def _fill(rows: Grid, data: str, pos: int, endpos: int, book: Book, shared_formulae: dict[str, Any]) -> int:
+    """Put the value of every ``<c>`` of ``data[pos:endpos]`` (whole rows) into ``rows`` (row
+    ``r`` is ``rows[r - 1]``, grown as needed); the last column seen, 1-based.
 
     The common shapes (``r``, ``s``, ``t`` in this order, a plain ``<v>`` or inline ``<t>``)
     are matched by one expression in C; every cell is counted, and when some cell has
-    another shape, the whole sheet is read by the general loop (:func:`_cells_general`)."""
+    another shape, the chunk is read by the general loop (:func:`_cells_general`)."""
     found = _FAST.findall(data, pos, endpos)
     if len(found) != data.count("<c ", pos, endpos) + data.count("<c>", pos, endpos) + data.count(
             "<c/", pos, endpos):
-        return _cells_general(data[pos:endpos], book, shared_formulae)
-    dates, deltas, epoch = book.date_styles, book.timedelta_styles, book.epoch
+        return _put(rows, _cells_general(data[pos:endpos], book, shared_formulae))
+    dates = {str(i) for i in book.date_styles}
     converted: dict[tuple[str, str], Any] = {}
     columns = _COLUMNS
-    out: list[tuple[int, int, Any]] = []
-    append = out.append
+    max_col = 0
+    last_row = ""
+    line: list[Any] = []
     for letters, row_text, style, kind, v, inline, body in found:
-        col = columns.get(letters) or _column(letters)
-        row = int(row_text)
         if v:
             if not kind or kind == "n":
-                if style and int(style) in dates:
+                if style in dates:
                     key = (v, style)
                     value = converted.get(key)
                     if value is None:
-                        value = converted[key] = _date(v, int(style) in deltas, epoch)
+                        value = converted[key] = _date(v, int(style) in book.timedelta_styles, book.epoch)
                 else:
                     value = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
             elif kind == "s":
@@ -198,11 +203,21 @@ def _cells(data: str, pos: int, endpos: int, book: Book,
         elif inline:
             value = unescape(inline) if kind == "inlineStr" else None
         elif body:
-            value = _value(body, kind or "n", style, book, f"{letters}{row}", shared_formulae)
+            value = _value(body, kind or "n", style, book, f"{letters}{row_text}", shared_formulae)
         else:
             value = None
-        append((row, col, value))
-    return out
+        if row_text != last_row:
+            last_row, row = row_text, int(row_text)
+            while len(rows) < row:
+                rows.append([])
+            line = rows[row - 1]
+        col = columns.get(letters) or _column(letters)
+        if len(line) < col:
+            line.extend([None] * (col - len(line)))
+            if col > max_col:
+                max_col = col
+        line[col - 1] = value
+    return max_col
 
 
 def _date(text: str, delta: bool, epoch: datetime) -> Any:
