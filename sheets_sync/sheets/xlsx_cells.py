@@ -112,20 +112,17 @@ class Book:
                 self._shared = [_text(m.group(1) or "").replace("x005F_", "") for m in _SI.finditer(xml)]
         return self._shared
 
-    def sheet_xml(self, tab: str) -> str:
-        return self.zf.read(self.tabs[tab].member).decode("utf-8")
-
     def grid(self, tab: str) -> Grid:
         """The values of one tab (see the module docstring); sets the tab's last row and column."""
-        xml = self.sheet_xml(tab)
-        m = re.search(r"<sheetData\s*/>|<sheetData\b[^>]*>", xml)
-        start = m.end() if m and not m.group(0).endswith("/>") else 0
-        end = xml.find("</sheetData>", start) if start else 0
+        xml = self.zf.read(self.tabs[tab].member)  # bytes: matched as such, a third of a str's memory
+        m = re.search(rb"<sheetData\s*/>|<sheetData\b[^>]*>", xml)
+        start = m.end() if m and not m.group(0).endswith(b"/>") else 0
+        end = xml.find(b"</sheetData>", start) if start else 0
         rows: Grid = []
         max_col = 0
         shared_formulae: dict[str, Any] = {}
         while start < end:  # a chunk of whole rows at a time: the matches of one chunk in memory
-            stop = xml.find("</row>", min(start + CHUNK, end), end)
+            stop = xml.find(b"</row>", min(start + CHUNK, end), end)
             stop = end if stop < 0 else stop + 6
             max_col = max(max_col, _fill(rows, xml, start, stop, self, shared_formulae))
             start = stop
@@ -140,9 +137,10 @@ class Book:
 
 CHUNK = 1 << 20
 _FAST = re.compile(
-    r'<c r="([A-Z]{1,3})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")? ?'
-    r'(?:/>|>(?:<v>([^<]*)</v>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>|(.*?))</c>)', re.S)
+    rb'<c r="([A-Z]{1,3})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")? ?'
+    rb'(?:/>|>(?:<v>([^<]*)</v>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>|(.*?))</c>)', re.S)
 _COLUMNS: dict[str, int] = {}
+_COLUMNS_B: dict[bytes, int] = {}
 
 
 def _column(letters: str) -> int:
@@ -165,45 +163,46 @@ def _put(rows: Grid, cells: list[tuple[int, int, Any]]) -> int:
     return max_col
 
 
-def _fill(rows: Grid, data: str, pos: int, endpos: int, book: Book, shared_formulae: dict[str, Any]) -> int:
-    """Put the value of every ``<c>`` of ``data[pos:endpos]`` (whole rows) into ``rows`` (row
-    ``r`` is ``rows[r - 1]``, grown as needed); the last column seen, 1-based.
+def _fill(rows: Grid, data: bytes, pos: int, endpos: int, book: Book, shared_formulae: dict[str, Any]) -> int:
+    """Put the value of every ``<c>`` of ``data[pos:endpos]`` (whole rows of the sheet XML)
+    into ``rows`` (row ``r`` is ``rows[r - 1]``, grown as needed); the last column seen, 1-based.
 
     The common shapes (``r``, ``s``, ``t`` in this order, a plain ``<v>`` or inline ``<t>``)
     are matched by one expression in C; every cell is counted, and when some cell has
     another shape, the chunk is read by the general loop (:func:`_cells_general`)."""
     found = _FAST.findall(data, pos, endpos)
-    if len(found) != data.count("<c ", pos, endpos) + data.count("<c>", pos, endpos) + data.count(
-            "<c/", pos, endpos):
-        return _put(rows, _cells_general(data[pos:endpos], book, shared_formulae))
-    dates = {str(i) for i in book.date_styles}
-    converted: dict[tuple[str, str], Any] = {}
-    columns = _COLUMNS
+    if len(found) != data.count(b"<c ", pos, endpos) + data.count(b"<c>", pos, endpos) + data.count(
+            b"<c/", pos, endpos):
+        return _put(rows, _cells_general(data[pos:endpos].decode("utf-8"), book, shared_formulae))
+    dates = {str(i).encode() for i in book.date_styles}
+    converted: dict[tuple[bytes, bytes], Any] = {}
+    columns = _COLUMNS_B
     max_col = 0
-    last_row = ""
+    last_row = b""
     line: list[Any] = []
     for letters, row_text, style, kind, v, inline, body in found:
         if v:
-            if not kind or kind == "n":
+            if not kind or kind == b"n":
                 if style in dates:
                     key = (v, style)
                     value = converted.get(key)
                     if value is None:
-                        value = converted[key] = _date(v, int(style) in book.timedelta_styles, book.epoch)
+                        value = converted[key] = _date(v.decode(), int(style) in book.timedelta_styles, book.epoch)
                 else:
-                    value = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
-            elif kind == "s":
+                    value = float(v) if (b"." in v or b"E" in v or b"e" in v) else int(v)
+            elif kind == b"s":
                 value = book.shared[int(v)]
-            elif kind == "b":
-                value = v != "0"
-            elif kind == "d":
-                value = from_ISO8601(v)
+            elif kind == b"b":
+                value = v != b"0"
+            elif kind == b"d":
+                value = from_ISO8601(v.decode())
             else:  # "str", "e"
-                value = unescape(v)
+                value = unescape(v.decode("utf-8"))
         elif inline:
-            value = unescape(inline) if kind == "inlineStr" else None
+            value = unescape(inline.decode("utf-8")) if kind == b"inlineStr" else None
         elif body:
-            value = _value(body, kind or "n", style, book, f"{letters}{row_text}", shared_formulae)
+            value = _value(body.decode("utf-8"), kind.decode() or "n", style.decode() or None, book,
+                           f"{letters.decode()}{row_text.decode()}", shared_formulae)
         else:
             value = None
         if row_text != last_row:
@@ -211,7 +210,9 @@ def _fill(rows: Grid, data: str, pos: int, endpos: int, book: Book, shared_formu
             while len(rows) < row:
                 rows.append([])
             line = rows[row - 1]
-        col = columns.get(letters) or _column(letters)
+        col = columns.get(letters)
+        if col is None:
+            col = columns[letters] = _column(letters.decode())
         if len(line) < col:
             line.extend([None] * (col - len(line)))
             if col > max_col:
