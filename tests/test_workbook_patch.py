@@ -247,3 +247,45 @@ def test_a_no_op_sync_does_not_touch_the_file_and_a_steady_one_patches(
     assert changed and changed <= members | {"xl/styles.xml"}, changed
     assert set(after) == set(before) and after["customXml/item1.xml"] == custom
     assert _ours(book) == _openpyxl_values(book)
+
+
+_GAPS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:B3"/><sheetData>
+<row r="1" spans="1:2"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>x</t></is></c></row>
+<row spans="1:2" r="3"><c r="A3" t="inlineStr"><is><t>3</t></is></c><c r="B3"><f>1+1</f><v>2</v></c></row>
+<row r="6" ht="30" customHeight="1"/>
+</sheetData></worksheet>"""
+
+
+def test_patch_puts_rows_in_gaps_in_order_and_keeps_row_attributes(tmp_path: Path) -> None:
+    """Rows written into a gap, into a row whose ``r`` is not first, into a row element with
+    no cells past the last one, and after it; a value replacing a formula drops the calcChain."""
+    path = tmp_path / "gaps.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "T"
+    wb.save(path)
+    with zipfile.ZipFile(path) as zf:
+        types = zf.read("[Content_Types].xml").decode().replace("</Types>", (
+            '<Override PartName="/xl/calcChain.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"/></Types>'))
+        rels = zf.read("xl/_rels/workbook.xml.rels").decode().replace("</Relationships>", (
+            '<Relationship Id="rIdC" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            'relationships/calcChain" Target="calcChain.xml"/></Relationships>'))
+    _replace_parts(path, {"xl/worksheets/sheet1.xml": _GAPS.encode(), "[Content_Types].xml": types.encode(),
+                          "xl/_rels/workbook.xml.rels": rels.encode(),
+                          "xl/calcChain.xml": b'<calcChain xmlns="http://schemas.openxmlformats.org/'
+                                              b'spreadsheetml/2006/main"><c r="B3" i="1"/></calcChain>'})
+    sheet = WorkbookSheet(path)
+    assert sheet.read(["T"])["T"] == [["id", "x"], [None, None], ["3", "=1+1"]]
+    sheet.write(WriteBatch([TabWrite("T", [], updates=[(1, 0, "2"), (2, 1, 5)],
+                                     appends=[["4", None], ["5"], ["6", "f"]])]))
+    assert sheet.path_taken == "patch"
+    with zipfile.ZipFile(path) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml").decode()
+        assert "xl/calcChain.xml" not in zf.namelist()
+        assert b"calcChain" not in zf.read("[Content_Types].xml") + zf.read("xl/_rels/workbook.xml.rels")
+    numbers = [int(n) for n in __import__("re").findall(r'<row\b[^>]*?\br="(\d+)"', xml)]
+    assert numbers == sorted(numbers) == [1, 2, 3, 4, 5, 6]
+    assert 'r="6" ht="30" customHeight="1"' in xml and '<dimension ref="A1:B6"/>' in xml
+    assert _openpyxl_values(path)["T"] == [["id", "x"], ["2", None], ["3", 5], ["4", None], ["5", None],
+                                           ["6", "f"]]

@@ -316,28 +316,37 @@ def patched_sheet(xml: str, patch: TabPatch, writer: _Writer) -> Iterator[str]:
     last_row = max(wanted, default=0)
     yield _dimension(xml[:head_end], patch, last_row) + open_tag
     pos = data_start
-    i = 0
-    for rm in _ROW.finditer(xml, data_start, data_end) if wanted else ():
+    for number in wanted:  # rows are in order: each is looked for after the previous one
+        kind, at, rm = _locate(xml, number, pos, data_end)
+        yield xml[pos:at]
+        if kind == "at" and rm is not None:
+            yield writer.row(number, rm.group(1), rm.group(3) or "", patch.rows[number])
+            pos = rm.end()
+        else:
+            yield writer.row(number, f' r="{number}"', "", patch.rows[number])
+            pos = at
+    yield xml[pos:data_end]
+    yield close_tag + xml[tail_start:]
+
+
+def _locate(xml: str, number: int, pos: int, end: int) -> tuple[str, int, re.Match[str] | None]:
+    """Where row ``number`` is (``"at"``, its start, its match) or would go (``"before"``, the
+    position), looking from ``pos``. ``<row r="N"`` is found with a plain search (every writer
+    puts ``r`` first); otherwise the rows after ``pos`` are read one by one."""
+    i = xml.find(f'<row r="{number}"', pos, end)
+    if i >= 0:
+        rm = _ROW.match(xml, i)
+        if rm is not None:
+            return "at", i, rm
+    for rm in _ROW.finditer(xml, pos, end):
         ref = re.search(r'\br="(\d+)"', rm.group(1))
         if ref is None:
             raise Unpatchable("a row without a number")
-        number = int(ref.group(1))
-        while i < len(wanted) and wanted[i] < number:
-            yield xml[pos:rm.start()]
-            pos = rm.start()
-            yield writer.row(wanted[i], f' r="{wanted[i]}"', "", patch.rows[wanted[i]])
-            i += 1
-        if i < len(wanted) and wanted[i] == number:
-            yield xml[pos:rm.start()]
-            yield writer.row(number, rm.group(1), rm.group(3) or "", patch.rows[number])
-            pos = rm.end()
-            i += 1
-        if i >= len(wanted):
-            break
-    yield xml[pos:data_end] if data_end > pos else ""
-    for number in wanted[i:]:
-        yield writer.row(number, f' r="{number}"', "", patch.rows[number])
-    yield close_tag + xml[tail_start:]
+        if int(ref.group(1)) == number:
+            return "at", rm.start(), rm
+        if int(ref.group(1)) > number:
+            return "before", rm.start(), None
+    return "before", end, None
 
 
 def _dimension(head: str, patch: TabPatch, last_row: int) -> str:
