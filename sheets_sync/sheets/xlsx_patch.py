@@ -35,7 +35,7 @@ from ..xlsx_template import _escape, full_calc_on_load
 from .base import TabWrite, WriteBatch
 from .xlsx_cells import Book, Grid
 
-_ROW = re.compile(r"<row\b([^>]*?)(/>|>(.*?)</row>)", re.S)
+_ROW = re.compile(rb"<row\b([^>]*?)(/>|>(.*?)</row>)", re.S)
 _CELL = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _REF = re.compile(r'\br="([A-Z]{1,3})(\d+)"')
 _STYLE = re.compile(r'\bs="(\d+)"')
@@ -298,55 +298,60 @@ def _col(letters: str) -> int:
     return _COLS[letters]
 
 
-def patched_sheet(xml: str, patch: TabPatch, writer: _Writer) -> Iterator[str]:
-    """The sheet XML with the patch's rows rewritten or inserted, as chunks of text."""
-    m = re.search(r"<sheetData\s*/>|<sheetData\b[^>]*>", xml)
+def patched_sheet(xml: bytes, patch: TabPatch, writer: _Writer) -> Iterator[bytes | memoryview]:
+    """The sheet XML with the patch's rows rewritten or inserted, as chunks: the unchanged
+    stretches are views of ``xml`` (no copy), only the changed rows are decoded and rebuilt."""
+    m = re.search(rb"<sheetData\s*/>|<sheetData\b[^>]*>", xml)
     if m is None:
         raise Unpatchable("no sheetData")
-    if m.group(0).endswith("/>"):
+    if m.group(0).endswith(b"/>"):
         data_start = data_end = m.end()
-        open_tag, close_tag = "<sheetData>", "</sheetData>"
+        open_tag, close_tag = b"<sheetData>", b"</sheetData>"
         head_end, tail_start = m.start(), m.end()
     else:
         data_start = m.end()
-        data_end = xml.find("</sheetData>", data_start)
-        open_tag = close_tag = ""
+        data_end = xml.find(b"</sheetData>", data_start)
+        open_tag = close_tag = b""
         head_end, tail_start = data_start, data_end
+    view = memoryview(xml)
     wanted = sorted(patch.rows)
     last_row = max(wanted, default=0)
-    yield _dimension(xml[:head_end], patch, last_row) + open_tag
+    yield _dimension(xml[:head_end].decode("utf-8"), patch, last_row).encode("utf-8") + open_tag
     pos = data_start
     for number in wanted:  # rows are in order: each is looked for after the previous one
-        kind, at, rm = _locate(xml, number, pos, data_end)
-        yield xml[pos:at]
-        if kind == "at" and rm is not None:
-            yield writer.row(number, rm.group(1), rm.group(3) or "", patch.rows[number])
+        at, rm = _locate(xml, number, pos, data_end)
+        yield view[pos:at]
+        if rm is not None:
+            text = writer.row(number, rm.group(1).decode("utf-8"), (rm.group(3) or b"").decode("utf-8"),
+                              patch.rows[number])
             pos = rm.end()
         else:
-            yield writer.row(number, f' r="{number}"', "", patch.rows[number])
+            text = writer.row(number, f' r="{number}"', "", patch.rows[number])
             pos = at
-    yield xml[pos:data_end]
-    yield close_tag + xml[tail_start:]
+        yield text.encode("utf-8")
+    yield view[pos:data_end]
+    yield close_tag
+    yield view[tail_start:]
 
 
-def _locate(xml: str, number: int, pos: int, end: int) -> tuple[str, int, re.Match[str] | None]:
-    """Where row ``number`` is (``"at"``, its start, its match) or would go (``"before"``, the
-    position), looking from ``pos``. ``<row r="N"`` is found with a plain search (every writer
-    puts ``r`` first); otherwise the rows after ``pos`` are read one by one."""
-    i = xml.find(f'<row r="{number}"', pos, end)
+def _locate(xml: bytes, number: int, pos: int, end: int) -> tuple[int, re.Match[bytes] | None]:
+    """Where row ``number`` is (its start and match) or would go (the position and ``None``),
+    looking from ``pos``. ``<row r="N"`` is found with a plain search (every writer puts ``r``
+    first); otherwise the rows after ``pos`` are read one by one."""
+    i = xml.find(b'<row r="%d"' % number, pos, end)
     if i >= 0:
         rm = _ROW.match(xml, i)
         if rm is not None:
-            return "at", i, rm
+            return i, rm
     for rm in _ROW.finditer(xml, pos, end):
-        ref = re.search(r'\br="(\d+)"', rm.group(1))
+        ref = re.search(rb'\br="(\d+)"', rm.group(1))
         if ref is None:
             raise Unpatchable("a row without a number")
         if int(ref.group(1)) == number:
-            return "at", rm.start(), rm
+            return rm.start(), rm
         if int(ref.group(1)) > number:
-            return "before", rm.start(), None
-    return "before", end, None
+            return rm.start(), None
+    return end, None
 
 
 def _dimension(head: str, patch: TabPatch, last_row: int) -> str:
@@ -374,9 +379,9 @@ def write_patch(book: Book, batch: WriteBatch, grids: Mapping[str, Grid | None],
         for row, cells in tab_patch(tw, tab.max_row, grids.get(tw.tab)).rows.items():
             for col, change in cells.items():
                 patch.put(row, col, change)
-    sheets = {member: list(patched_sheet(book.zf.read(member).decode("utf-8"), patch, writer))
+    sheets = {member: list(patched_sheet(book.zf.read(member), patch, writer))
               for member, patch in patches.items()}
-    parts: dict[str, bytes | list[str]] = dict(sheets)
+    parts: dict[str, bytes | list[bytes | memoryview]] = dict(sheets)
     if styles is not None and (styles.changed or styles.new_formats):
         parts["xl/styles.xml"] = styles.result().encode("utf-8")
     workbook = book.zf.read("xl/workbook.xml").decode("utf-8")
@@ -387,11 +392,11 @@ def write_patch(book: Book, batch: WriteBatch, grids: Mapping[str, Grid | None],
     copy_zip(book.zf, out, parts, drop)
 
 
-def copy_zip(src: zipfile.ZipFile, out: str, parts: Mapping[str, bytes | list[str]], drop: set[str]) -> None:
+def copy_zip(src: zipfile.ZipFile, out: str, parts: Mapping[str, bytes | list[bytes | memoryview]],
+             drop: set[str]) -> None:
     """``src`` copied to ``out`` with ``parts`` replaced and ``drop`` left out (with their
     relationship and content-type entries); every other part is copied as it is."""
     from ..xlsx_template import copy_parts
 
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
-        copy_parts(src, dst, {k: v if isinstance(v, bytes) else (s.encode("utf-8") for s in v)
-                              for k, v in parts.items()}, drop)
+        copy_parts(src, dst, {k: v if isinstance(v, bytes) else iter(v) for k, v in parts.items()}, drop)
