@@ -343,6 +343,10 @@ def _locate(xml: bytes, number: int, pos: int, end: int) -> tuple[int, re.Match[
         rm = _ROW.match(xml, i)
         if rm is not None:
             return i, rm
+    last = _ROW.match(xml, max(xml.rfind(b"<row ", pos, end), 0))
+    ref = re.search(rb'\br="(\d+)"', last.group(1)) if last is not None else None
+    if last is None or (ref is not None and int(ref.group(1)) < number):
+        return end, None  # after the last row (an appended row): no walk through the others
     for rm in _ROW.finditer(xml, pos, end):
         ref = re.search(rb'\br="(\d+)"', rm.group(1))
         if ref is None:
