@@ -113,9 +113,8 @@ class Styles:
             raise Unpatchable("styles.xml has no cellXfs")
         self.xfs = re.findall(r"<xf\b[^>]*?(?:/>|>.*?</xf>)", section.group(1), re.S)
         self.count = len(self.xfs)
-        self.formats = {code: int(i) for i, code in re.findall(
+        self.formats = {_unquote(code): int(i) for i, code in re.findall(
             r'<numFmt\b[^>]*?numFmtId="(\d+)"[^>]*?formatCode="([^"]*)"', xml)}
-        self.formats = {_unquote(code): i for code, i in self.formats.items()}
         self.new_formats: list[tuple[int, str]] = []
         self.cache: dict[tuple[int, str], int] = {}
 
