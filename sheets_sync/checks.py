@@ -8,6 +8,7 @@ problem found. The exit code is the one a sync would give: 2 for a configuration
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .errors import ExitCode, SheetsSyncError
 
@@ -62,8 +63,23 @@ def run_checks(config_path: Path | None) -> tuple[list[Line], ExitCode]:
         state = "a new tab is created at the first sync" if grid is None else \
             f"{max(len(grid) - 1, 0)} rows"
         lines.append((True, f"sheet {sheet.where}: tab {config.sheet.clients_tab!r}: {state}"))
+        for cid, rows in _duplicates(grid, config).items():
+            fail(f"sheet: client {cid} is in rows {', '.join(str(r + 1) for r in rows)} of tab "
+                 f"{config.sheet.clients_tab!r}: delete the copies (until then those rows are not "
+                 "updated and their manual category is not used)", ExitCode.PARTIAL)
     except SheetsSyncError as err:
         fail(f"sheet: {err}", err.exit_code)
     if not codes:
         return lines, ExitCode.OK
+    if set(codes) == {ExitCode.PARTIAL}:
+        return lines, ExitCode.PARTIAL
     return lines, ExitCode.CONFIG if ExitCode.CONFIG in codes else max(codes)
+
+
+def _duplicates(grid: Any, config: Any) -> dict[str, list[int]]:
+    """Client ids in more than one row of the Clients tab, as a sync would find them."""
+    from .layout import clients_columns, read_clients
+
+    if not grid:
+        return {}
+    return read_clients(grid, clients_columns(["id", "name"], config.sheet.headers)).duplicates

@@ -28,7 +28,7 @@ COMMAND_EXITS: dict[str, tuple[ExitCode, ...]] = {
     "demo": (ExitCode.OK, ExitCode.PARTIAL, ExitCode.CONFIG, ExitCode.REMOTE),
     "sync": tuple(ExitCode),
     "categorize": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
-    "check": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
+    "check": (ExitCode.OK, ExitCode.PARTIAL, ExitCode.CONFIG, ExitCode.REMOTE),
     "crm setup": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
     "export": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),
     "report": (ExitCode.OK, ExitCode.CONFIG, ExitCode.REMOTE),

@@ -23,7 +23,7 @@ from .parsing import HARD_MAX_YEAR, HARD_MIN_YEAR, MAX_YEAR, MIN_YEAR, DateOrder
 from .table import COLUMNS, ParseOptions, header_key
 
 DEFAULT_NAME = "sheets-sync.toml"
-_TOP = {"rules", "state", "crm", "sheet", "fields", "parsing", "log"}
+_TOP = {"rules", "state", "crm", "sheet", "fields", "parsing", "log", "sync"}
 _SHEET = {"workbook", "google", "clients_tab", "history_tab", "headers", "credentials",
           "credentials_env", "endpoint", "live_formulas", "requests_per_minute", "retry_budget",
           "retry_base_delay", "timeout"}
@@ -57,6 +57,15 @@ class SheetSettings:
 
 
 @dataclass(frozen=True)
+class SyncSettings:
+    """``[sync]``: when a CRM read that lost clients is refused (the shrink guard): more than
+    ``max_gone`` clients gone, or more than ``max_gone_share`` of them (and more than 5), or all."""
+
+    max_gone: int = 50
+    max_gone_share: float = 0.10
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """``[log]``: a log file with rotation (none by default)."""
 
@@ -76,6 +85,7 @@ class Config:
     fields: Mapping[str, str]  # canonical column -> CRM field key
     parsing: ParseOptions
     log: LogSettings = LogSettings()
+    sync: SyncSettings = SyncSettings()
 
     @property
     def base_dir(self) -> Path:
@@ -164,7 +174,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     if lock.is_dir():
         raise ConfigError(f"{name}: {lock} (the sync's lock file, beside the state file) is a "
                           "folder; move it away, or set state = \"...\" to another path")
-    return Config(path, rules, state, crm, sheet, dict(fields), parsing, _log(_table(data, "log", name), base, name))
+    return Config(path, rules, state, crm, sheet, dict(fields), parsing, _log(_table(data, "log", name), base, name),
+                  _sync(_table(data, "sync", name), name))
 
 
 def _no_unknown(data: Mapping[str, Any], known: set[str], name: str, section: str) -> None:
@@ -330,6 +341,18 @@ def _headers(headers: Any, name: str) -> dict[str, str]:
         seen[key] = column
         out[str(column)] = header
     return out
+
+
+def _sync(table: Mapping[str, Any], name: str) -> SyncSettings:
+    _no_unknown(table, {"max_gone", "max_gone_share"}, name, "sync")
+    gone, share = table.get("max_gone", 50), table.get("max_gone_share", 0.10)
+    if isinstance(gone, bool) or not isinstance(gone, int) or gone < 0:
+        raise ConfigError(f"{name} [sync] max_gone must be a whole number without quotes, e.g. "
+                          f"max_gone = 50 (got {gone!r})")
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise ConfigError(f"{name} [sync] max_gone_share must be a share from 0 to 1 without quotes, "
+                          f"e.g. max_gone_share = 0.1 for 10 % (got {share!r})")
+    return SyncSettings(gone, float(share))
 
 
 def _log(table: Mapping[str, Any], base: Path, name: str) -> LogSettings:

@@ -132,10 +132,6 @@ class SyncOptions:
     rebuild_sheet: bool = False
     #: write the workbook although Excel/LibreOffice's lock file says it is open
     force: bool = False
-    #: a CRM read may lose at most this many clients, and this share of them, without a refusal
-    max_gone: int = 50
-    max_gone_share: float = 0.10
-    min_gone: int = 5  # fewer than this never counts as a shrink, except all of them
 
 
 def owner_notices(owners: Owners, found: dict[str, str], tab: str) -> list[str]:

@@ -51,6 +51,7 @@ from .table import ClientTable, Kind, build_table, require_columns
 Clock = Callable[[], datetime]
 SUMMARY_TAB = "Summary"
 CONCURRENT_RETRIES = 3
+MIN_GONE = 5  # fewer clients gone never count as a shrink, except all of them
 
 
 @dataclass
@@ -169,14 +170,15 @@ def check_shrink(ctx: Context, table: ClientTable) -> None:
         return
     now_ids = set(table.frame["id"].map(id_text))
     gone = len(before - now_ids)
-    opts = ctx.options
-    share = gone > opts.max_gone_share * len(before) and gone > opts.min_gone
+    opts = ctx.config.sync
+    share = gone > opts.max_gone_share * len(before) and gone > MIN_GONE
     if not now_ids or gone > opts.max_gone or share:
         raise ShrinkError(
             f"The CRM ({ctx.config.crm.kind}) returned {len(now_ids)} clients; {gone} of the {len(before)} "
             f"the last sync saw are missing (more than {opts.max_gone}, or more than {opts.max_gone_share:.0%} "
-            f"and {opts.min_gone}). Nothing was written. If the CRM answered only part of the list, run the "
-            "sync again later; if the clients really were deleted, run `sheets-sync sync --accept-shrink` once.")
+            f"and {MIN_GONE}; [sync] in the config). Nothing was written. If the CRM answered only part of "
+            "the list, run the sync again later; if the clients really were deleted, run "
+            "`sheets-sync sync --accept-shrink` once.")
 
 
 def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, done: dict[str, Any]) -> Summary:

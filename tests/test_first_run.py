@@ -219,7 +219,7 @@ def test_help_lists_only_the_commands_exit_codes(cli: Callable[..., str], comman
 def test_demo_takes_no_lock_and_sync_does(cli: Callable[..., str]) -> None:
     assert "3  another sync holds the lock" not in cli("demo", "--help")
     assert "3  another sync holds the lock" in cli("sync", "--help")
-    assert ExitCode.PARTIAL not in COMMAND_EXITS["check"]
+    assert ExitCode.LOCKED not in COMMAND_EXITS["check"]
 
 
 # ------------------------------------------------------------------ 2. floors

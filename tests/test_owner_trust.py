@@ -189,6 +189,8 @@ def test_a_copied_row_never_reaches_the_crm(cli: Callable[..., str], demo: Path)
     summary = json.loads(sync(cli, demo, "--json", code=1))
     assert summary["duplicate_ids"] == ["7"] and summary["exit_code"] == 1
     assert crm_category(demo, 7) == forced
+    check = cli("check", "--config", str(demo / "sheets-sync.toml"), code=1)
+    assert "FIX   sheet: client 7 is in rows 2, " in check
 
 
 def test_a_workbook_open_in_excel_is_not_written(cli: Callable[..., str], demo: Path) -> None:
@@ -275,3 +277,14 @@ def test_outputs_never_replace_the_configs_own_files(cli: Callable[..., str], de
         out = cli(*args, code=2)
         assert f"--out {target} is the " in out and "Nothing was written" in out, out
     assert (demo / target).stat().st_mtime_ns == stamp
+
+
+def test_the_shrink_guard_is_set_in_the_config(cli: Callable[..., str], demo: Path) -> None:
+    config = demo / "sheets-sync.toml"
+    config.write_text(config.read_text() + "\n[sync]\nmax_gone = 100\nmax_gone_share = 0.5\n")
+    with sqlite3.connect(demo / "crm.sqlite") as db:
+        db.execute("DELETE FROM companies WHERE id > 40")  # 20 of 60: a third, under half
+    assert "20 marked gone from the CRM" in sync(cli, demo)
+    config.write_text(config.read_text().replace("max_gone_share = 0.5", "max_gone_share = '50%'"))
+    out = sync(cli, demo, code=2)
+    assert "[sync] max_gone_share must be a share from 0 to 1" in out
