@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rowwise import evaluate_row
 
 from sheets_sync.categorize import UNQUALIFIED, categorize
 from sheets_sync.errors import RulesError
 from sheets_sync.rules import ExprError, Type, load_rules, parse, parse_rules, to_text
 from sheets_sync.rules.evaluate import Evaluator
-from sheets_sync.rules.rowwise import evaluate_row
 from sheets_sync.table import build_table
 
 NAMES = {"a": Type.NUMBER, "b": Type.NUMBER, "c": Type.NUMBER, "s": Type.TEXT,

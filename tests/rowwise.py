@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .expr import ARITH_OPS, And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param
+from sheets_sync.rules.expr import ARITH_OPS, And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param
 
 _OPS = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
