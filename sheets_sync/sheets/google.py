@@ -55,7 +55,7 @@ from ..config import SheetSettings
 from ..errors import ConcurrentEditError, ConfigError, SheetError
 from ..parsing import id_text
 from .base import Grid, Layout, TabWrite, WriteBatch
-from .google_auth import PacedHTTPClient, check_endpoint, load_credentials
+from .google_auth import PacedHTTPClient, check_endpoint, load_credentials, to_endpoint
 from .guard import Written, is_guarded, mismatch, planned_structure, restorations
 
 MAX_CELLS = 10_000_000
@@ -112,12 +112,10 @@ class GoogleSheet:
         endpoint = check_endpoint(str(opts["endpoint"])) if opts.get("endpoint") else None
         refresh = requests.Session()
         if endpoint:
-            from ..emulators.google_sheets.client import mount_redirect
-
-            mount_redirect(refresh, endpoint)
+            to_endpoint(refresh, endpoint)
         session = AuthorizedSession(loaded.credentials, auth_request=Request(refresh))
         if endpoint:
-            mount_redirect(session, endpoint)
+            to_endpoint(session, endpoint)
         self.http = PacedHTTPClient(
             loaded.credentials, session, per_minute=int(opts.get("requests_per_minute", 60)),
             budget=float(opts.get("retry_budget", 120)), base_delay=float(opts.get("retry_base_delay", 1.0)))

@@ -32,12 +32,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
+from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_before_delay
 
 from ..errors import ConfigError, RemoteError, SheetError, UncertainWriteError
@@ -132,6 +133,34 @@ def check_endpoint(url: str) -> str:
         raise ConfigError(f"[sheet] endpoint = {url!r}: only a loopback address (http://127.0.0.1:PORT) is "
                           "allowed: it is meant for the local emulator.")
     return url.rstrip("/")
+
+
+GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com",
+                "https://oauth2.googleapis.com", "https://accounts.google.com")
+
+
+class _ToEndpoint(HTTPAdapter):
+    """Sends a request for one of Google's hosts to the loopback ``[sheet] endpoint`` instead
+    (path and query kept), so gspread and google-auth run unchanged against an emulator."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__()
+        target = urlsplit(check_endpoint(endpoint))
+        self._scheme, self._netloc = target.scheme, target.netloc
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        request.url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, parts.fragment))
+        request.headers.pop("Host", None)
+        return super().send(request, *args, **kwargs)
+
+
+def to_endpoint(session: requests.Session, endpoint: str) -> requests.Session:
+    """Point ``session``'s Google traffic at ``endpoint`` (a loopback emulator)."""
+    adapter = _ToEndpoint(endpoint)
+    for host in GOOGLE_HOSTS:
+        session.mount(host, adapter)
+    return session
 
 
 class _Retry(Exception):
