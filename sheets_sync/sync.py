@@ -210,7 +210,8 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     now_text = ctx.now.isoformat(timespec="seconds")
     # step 1, history: the sheet and the CRM catch up from it if a later step fails
     ctx.state.record(plan.changes)
-    summary.changes = done.setdefault("changes", summary.changes)
+    # (a pass planned again lists the earlier pass's changes and its own, recorded once each)
+    summary.changes = done["changes"] = done.get("changes", []) + summary.changes
     # step 2, the CRM, before the sheet: a rejection shows in the client's row of this very sync
     # (a pass planned again after a race writes only what the earlier pass did not: an owner's
     # manual category typed meanwhile reaches the CRM in this same run)
