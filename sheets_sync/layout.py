@@ -162,8 +162,7 @@ def read_clients(grid: Grid | None, columns: Sequence[ColumnSpec],
             best = (len(found), r, found)
     if best is None:
         return ClientsGrid([], {}, {}, grid, headerless=True)
-    _, header_row, positions = best
-    hr = header_row
+    _, hr, positions = best
     header = ["" if h is None else str(h) for h in grid[hr]]
     out = ClientsGrid(header, positions, {}, grid, header_row=hr)
     id_col = positions["id"]
