@@ -2,7 +2,7 @@
 
     python bench/crm_write.py [--changed 10000] [--vendors amocrm bitrix24 hubspot] [--sample 20]
 
-For each vendor: the project's loopback emulator (``sheets_sync.emulators.crm``) **in this
+For each vendor: the project's loopback emulator (``sheets_sync_emulators.crm``) **in this
 process, on a server thread on 127.0.0.1**, seeded with N companies and the category field
 (created by the adapter's ``ensure_category_field``, not timed), its server-side limiter at the
 vendor's documented policy and **starting empty** (a portal at rest, nothing else using the
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sheets_sync.crm import CrmAdapter, CrmSettings, open_crm  # noqa: E402
-from sheets_sync.emulators.crm import AmoCrmApp, App, Bitrix24App, EmulatorServer, HubSpotApp  # noqa: E402
+from sheets_sync_emulators.crm import AmoCrmApp, App, Bitrix24App, EmulatorServer, HubSpotApp  # noqa: E402
 
 CODES = ["A", "B", "C", "D", "E", "AA", "AAA", "EE", "EEE"]
 

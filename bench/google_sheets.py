@@ -3,7 +3,7 @@
     python bench/google_sheets.py [--clients 10000 100000] [--changed 0.01] [--sample 200]
 
 For each size: a demo CRM of N clients (``sheets_sync.demo``), a service-account key made for
-the run, and the project's emulator (``sheets_sync.emulators.google_sheets``) **in this process,
+the run, and the project's emulator (``sheets_sync_emulators.google_sheets``) **in this process,
 on a server thread on 127.0.0.1** (it shares the two cores and the GIL with the sync, so its own
 work is inside the wall times; nothing leaves 127.0.0.1). Three syncs are run through the real
 code path (config -> CRM -> categorize -> Google backend through gspread's HTTP client ->
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from sheets_sync.emulators.google_sheets.auth import new_key_pair
+from sheets_sync_emulators.google_sheets.auth import new_key_pair
 
 TODAY = date(2026, 11, 23)
 NOW = "2026-11-23T10:00:00"
@@ -146,7 +146,7 @@ def gspread_worksheet(server: Any, creds_file: Path, rows: int, cols: int) -> tu
     import gspread
     from google.oauth2.service_account import Credentials
 
-    from sheets_sync.emulators.google_sheets import emulator_session
+    from sheets_sync_emulators.google_sheets import emulator_session
 
     creds = Credentials.from_service_account_file(
         str(creds_file), scopes=["https://www.googleapis.com/auth/spreadsheets"])
@@ -270,7 +270,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["SHEETS_SYNC_NOW"] = NOW
 
-    from sheets_sync.emulators.google_sheets import EmulatorServer
+    from sheets_sync_emulators.google_sheets import EmulatorServer
 
     def prof(n: int, step: str) -> Path | None:
         if args.profile is None:

@@ -121,7 +121,7 @@ def test_an_unknown_column_is_a_configuration_error(cli: Callable[..., str], dem
 
 def test_a_remote_crm_failing_after_retries_is_exit_4_once(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from sheets_sync.emulators.crm import EmulatorServer, HubSpotApp
+    from sheets_sync_emulators.crm import EmulatorServer, HubSpotApp
 
     app = HubSpotApp(token="pat-na1-first-run-token", limit=100, window=0.05)
     app.faults.fail(500, times=1000)

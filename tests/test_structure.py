@@ -17,10 +17,17 @@ def test_the_product_imports_nothing_from_the_emulators() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if any("emulators" in n.split(".") for n in names):
+            if any("emulators" in n.split(".") or n.startswith("sheets_sync_emulators") for n in names):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == []
 
 
 def test_the_row_by_row_oracle_lives_with_the_tests() -> None:
     assert not (PACKAGE / "rules" / "rowwise.py").exists()
+
+
+def test_the_emulators_are_a_distribution_of_their_own() -> None:
+    root = PACKAGE.parent
+    assert not (PACKAGE / "emulators").exists()
+    assert (root / "emulators" / "setup.cfg").read_text(encoding="utf-8").count("name = sheets-sync-emulators") == 1
+    assert (root / "emulators" / "sheets_sync_emulators" / "__init__.py").exists()

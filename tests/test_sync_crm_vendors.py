@@ -29,8 +29,8 @@ import openpyxl
 import pytest
 
 from sheets_sync.crm import http
-from sheets_sync.emulators.crm import AmoCrmApp, App, Bitrix24App, EmulatorServer, HubSpotApp
-from sheets_sync.emulators.crm.limits import ManualClock
+from sheets_sync_emulators.crm import AmoCrmApp, App, Bitrix24App, EmulatorServer, HubSpotApp
+from sheets_sync_emulators.crm.limits import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDORS = ["amocrm", "bitrix24", "hubspot"]

@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from sheets_sync.crm import http
-from sheets_sync.emulators.crm import EmulatorServer, HubSpotApp
-from sheets_sync.emulators.crm.limits import ManualClock
+from sheets_sync_emulators.crm import EmulatorServer, HubSpotApp
+from sheets_sync_emulators.crm.limits import ManualClock
 
 TOKEN = "pat-na1-0123456789-secret-token"
 

@@ -2,7 +2,7 @@
 
 Every test runs in virtual time: the emulators' limiters (``app.clock``) and the adapters'
 pacers and retries (``sheets_sync.crm.http.CLOCK`` and ``SLEEP``) share one
-:class:`~sheets_sync.emulators.crm.limits.ManualClock`, which moves only when the client waits.
+:class:`~sheets_sync_emulators.crm.limits.ManualClock`, which moves only when the client waits.
 So the vendors' real limits (7 per second, 100 per 10 s, a bucket of 50 draining 2 per second)
 are enforced as documented, nothing sleeps, and no outcome depends on the machine's speed.
 """
@@ -17,8 +17,8 @@ import pytest
 
 from sheets_sync.crm import http
 from sheets_sync.crm.base import CrmSettings
-from sheets_sync.emulators.crm import AmoCrmApp, Bitrix24App, EmulatorServer, HubSpotApp
-from sheets_sync.emulators.crm.limits import ManualClock
+from sheets_sync_emulators.crm import AmoCrmApp, Bitrix24App, EmulatorServer, HubSpotApp
+from sheets_sync_emulators.crm.limits import ManualClock
 
 FAST_RETRY = {"backoff": 0.005, "backoff_max": 0.05, "max_attempts": 4, "retry_budget": 5,
               "timeout": 5}

@@ -10,9 +10,9 @@ import pytest
 
 from sheets_sync.crm import open_crm
 from sheets_sync.crm.amocrm import AmoCrm
-from sheets_sync.emulators.crm import AmoCrmApp
-from sheets_sync.emulators.crm.limits import ManualClock
 from sheets_sync.errors import ConfigError, CrmError, RemoteError
+from sheets_sync_emulators.crm import AmoCrmApp
+from sheets_sync_emulators.crm.limits import ManualClock
 
 from .conftest import settings
 

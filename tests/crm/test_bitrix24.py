@@ -11,9 +11,9 @@ import pytest
 
 from sheets_sync.crm import open_crm
 from sheets_sync.crm.bitrix24 import Bitrix24Crm
-from sheets_sync.emulators.crm import Bitrix24App
-from sheets_sync.emulators.crm.limits import ManualClock
 from sheets_sync.errors import ConfigError, RemoteError
+from sheets_sync_emulators.crm import Bitrix24App
+from sheets_sync_emulators.crm.limits import ManualClock
 
 from .conftest import settings
 

@@ -18,8 +18,8 @@ from sheets_sync.crm.amocrm import validation_errors
 from sheets_sync.crm.bitrix24 import batch_outcome
 from sheets_sync.crm.hubspot import describe_error as hub_describe
 from sheets_sync.crm.hubspot import failed_ids
-from sheets_sync.emulators.crm import AmoCrmApp, Bitrix24App, HubSpotApp
-from sheets_sync.emulators.crm.bitrix24.php import parse_query, php_array
+from sheets_sync_emulators.crm import AmoCrmApp, Bitrix24App, HubSpotApp
+from sheets_sync_emulators.crm.bitrix24.php import parse_query, php_array
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 

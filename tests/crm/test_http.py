@@ -20,8 +20,8 @@ from sheets_sync.crm.http import (
     parse_rate,
     register_secret,
 )
-from sheets_sync.emulators.crm import Bitrix24App
 from sheets_sync.errors import ConfigError, RemoteError
+from sheets_sync_emulators.crm import Bitrix24App
 
 from .conftest import settings
 
@@ -161,7 +161,7 @@ def test_webhook_code_never_in_errors_tracebacks_or_logs(
 
 
 def test_amocrm_token_never_in_logs(amo: object, caplog: pytest.LogCaptureFixture) -> None:
-    from sheets_sync.emulators.crm import AmoCrmApp
+    from sheets_sync_emulators.crm import AmoCrmApp
 
     assert isinstance(amo, AmoCrmApp)
     caplog.set_level(logging.DEBUG)
@@ -177,7 +177,7 @@ def test_standalone_emulator_prints_its_address() -> None:
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync.emulators.crm", "bitrix24",
+    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync_emulators.crm", "bitrix24",
                              "--companies", "2"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     try:

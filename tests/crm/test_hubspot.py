@@ -9,9 +9,9 @@ import pytest
 
 from sheets_sync.crm import open_crm
 from sheets_sync.crm.hubspot import HubSpotCrm
-from sheets_sync.emulators.crm import HubSpotApp
-from sheets_sync.emulators.crm.limits import ManualClock
 from sheets_sync.errors import ConfigError, RemoteError
+from sheets_sync_emulators.crm import HubSpotApp
+from sheets_sync_emulators.crm.limits import ManualClock
 
 from .conftest import settings
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from sheets_sync.emulators.google_sheets import EmulatorServer, emulator_session
-from sheets_sync.emulators.google_sheets.auth import new_key_pair
+from sheets_sync_emulators.google_sheets import EmulatorServer, emulator_session
+from sheets_sync_emulators.google_sheets.auth import new_key_pair
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets", "https://www.googleapis.com/auth/drive"]
 SA_EMAIL = "sync-bot@sheets-sync-tests.iam.gserviceaccount.com"

@@ -12,7 +12,7 @@ import pytest
 import requests
 from google.oauth2.service_account import Credentials
 
-from sheets_sync.emulators.google_sheets import EmulatorServer, emulator_http_client, emulator_session
+from sheets_sync_emulators.google_sheets import EmulatorServer, emulator_http_client, emulator_session
 
 from .conftest import SA_EMAIL, SCOPES, service_account_info
 

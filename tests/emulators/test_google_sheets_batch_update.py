@@ -7,7 +7,7 @@ from typing import Any
 import gspread
 import pytest
 
-from sheets_sync.emulators.google_sheets import EmulatorServer
+from sheets_sync_emulators.google_sheets import EmulatorServer
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Replay gspread's 124 recorded cassettes (2,130 interactions) and compare the answers.
 
 The floor below is the measured figure; a regression in the emulator makes this fail.
-Run ``python -m sheets_sync.emulators.google_sheets.replay tests/fixtures/google-sheets-cassettes -v``
+Run ``python -m sheets_sync_emulators.google_sheets.replay tests/fixtures/google-sheets-cassettes -v``
 to see every mismatch.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from sheets_sync.emulators.google_sheets import EmulatorServer
-from sheets_sync.emulators.google_sheets.replay import Report, replay_all
+from sheets_sync_emulators.google_sheets import EmulatorServer
+from sheets_sync_emulators.google_sheets.replay import Report, replay_all
 
 from .conftest import CASSETTES
 

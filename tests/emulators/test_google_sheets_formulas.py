@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from sheets_sync.emulators.google_sheets.formulas import parse
-from sheets_sync.emulators.google_sheets.state import EmulatorState, Spreadsheet
+from sheets_sync_emulators.google_sheets.formulas import parse
+from sheets_sync_emulators.google_sheets.state import EmulatorState, Spreadsheet
 
 # Sheet1: A1:A5 numbers and a blank, B1:B5 text, C1:C3 mixed; 'My tab' and Legend for references.
 CELLS = {
@@ -244,14 +244,14 @@ def test_parse_is_cached_and_rejects_garbage() -> None:
 
 
 def test_every_function_the_live_formulas_write_is_computed() -> None:
-    from sheets_sync.emulators.google_sheets.formulas import FUNCTIONS
     from sheets_sync.rules.formula import FUNCTIONS_USED
+    from sheets_sync_emulators.google_sheets.formulas import FUNCTIONS
 
     assert set(FUNCTIONS_USED) <= set(FUNCTIONS)
 
 
 def test_custom_formula_references_move_with_the_cell() -> None:
-    from sheets_sync.emulators.google_sheets.formulas import shift
+    from sheets_sync_emulators.google_sheets.formulas import shift
 
     assert shift("=$B1>5", 2, 3) == "=$B3>5"
     assert shift("=A$1+Legend!C2+'My tab'!$D$4", 1, 1) == "=B$1+Legend!D3+'My tab'!$D$4"

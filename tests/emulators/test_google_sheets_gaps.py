@@ -10,8 +10,8 @@ import gspread
 import pytest
 import requests
 
-from sheets_sync.emulators.google_sheets import EmulatorServer
-from sheets_sync.emulators.google_sheets.batch import KINDS, REAL_KINDS
+from sheets_sync_emulators.google_sheets import EmulatorServer
+from sheets_sync_emulators.google_sheets.batch import KINDS, REAL_KINDS
 
 GREEN = {"red": 0.8980392, "green": 0.49803922, "blue": 0.2}  # 229/255, 127/255, 51/255: stored as sent
 

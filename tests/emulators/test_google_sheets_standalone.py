@@ -1,4 +1,4 @@
-"""``python -m sheets_sync.emulators.google_sheets`` prints its base URL and serves."""
+"""``python -m sheets_sync_emulators.google_sheets`` prints its base URL and serves."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 import gspread
 import pytest
 
-from sheets_sync.emulators.google_sheets import EmulatorServer, emulator_session
+from sheets_sync_emulators.google_sheets import EmulatorServer, emulator_session
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_standalone_command_prints_base_url_and_accepts_any_token() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync.emulators.google_sheets", "--spreadsheet", "Demo"],
+    proc = subprocess.Popen([sys.executable, "-m", "sheets_sync_emulators.google_sheets", "--spreadsheet", "Demo"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None

@@ -8,7 +8,7 @@ import gspread
 import pytest
 import requests
 
-from sheets_sync.emulators.google_sheets import EmulatorServer, emulator_session
+from sheets_sync_emulators.google_sheets import EmulatorServer, emulator_session
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sheets_sync.emulators.google_sheets import EmulatorServer
-from sheets_sync.emulators.google_sheets.auth import new_key_pair
+from sheets_sync_emulators.google_sheets import EmulatorServer
+from sheets_sync_emulators.google_sheets.auth import new_key_pair
 
 SA_EMAIL = "sheets-sync@demo-project.iam.gserviceaccount.com"
 

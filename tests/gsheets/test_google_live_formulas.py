@@ -45,7 +45,7 @@ def test_an_owner_edit_recomputes_the_live_category(cli: Callable[..., str], goo
 def test_category_cells_show_the_legend_colour(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
     """The emulator's effectiveFormat applies the sync's conditional formats: each category cell
     shows the colour the Legend gives its code."""
-    from sheets_sync.emulators.google_sheets.render import spreadsheet_json
+    from sheets_sync_emulators.google_sheets.render import spreadsheet_json
 
     cli("sync", "--config", str(google_demo.config), code=0)
     legend = google_demo.values("Legend")

@@ -224,7 +224,7 @@ def test_big_writes_are_split_into_complete_parts() -> None:
 
 def test_a_key_google_refuses_is_one_clear_line_in_sync_and_check(cli: Callable[..., str],
                                                                   google_demo: GoogleDemo) -> None:
-    from sheets_sync.emulators.google_sheets.auth import new_key_pair
+    from sheets_sync_emulators.google_sheets.auth import new_key_pair
 
     _, other_public = new_key_pair()
     google_demo.server.state.register_service_account(SA_EMAIL, other_public)  # the key was rotated

@@ -1,4 +1,4 @@
-"""``python -m sheets_sync.emulators.google_sheets [--port N] [--strict-auth]``.
+"""``python -m sheets_sync_emulators.google_sheets [--port N] [--strict-auth]``.
 
 Prints the base URL on the first line of stdout, then serves until Ctrl-C.
 """
@@ -14,7 +14,7 @@ from .state import EmulatorState
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sheets_sync.emulators.google_sheets",
+    parser = argparse.ArgumentParser(prog="python -m sheets_sync_emulators.google_sheets",
                                      description="Google Sheets v4 / Drive v3 emulator on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     parser.add_argument("--strict-auth", action="store_true",

@@ -1,7 +1,7 @@
 """An amoCRM/Kommo API v4 emulator: companies, company custom fields, Bearer auth, 7 rps.
 
 ``AmoCrmApp()`` holds :attr:`state` (:class:`~.state.AmoState`), the request log and the fault
-switches; serve it with :class:`~sheets_sync.emulators.crm.server.EmulatorServer`. The rate
+switches; serve it with :class:`~sheets_sync_emulators.crm.server.EmulatorServer`. The rate
 limiter (:attr:`limiter`, 7 requests per rolling second) answers 429; after ``ban_after``
 violations every request answers 403, as amoCRM blocks an IP that keeps ignoring 429s.
 See :mod:`.handlers` for what follows the documentation and what is assumed.

@@ -1,6 +1,6 @@
 """Replay gspread's recorded Google API traffic (vcrpy cassettes) against the emulator.
 
-    python -m sheets_sync.emulators.google_sheets.replay tests/fixtures/google-sheets-cassettes [-v]
+    python -m sheets_sync_emulators.google_sheets.replay tests/fixtures/google-sheets-cassettes [-v]
 
 For each cassette the emulator starts empty; every recorded request is sent (hosts
 rewritten, recorded ids replaced by the ids the emulator handed out) and the response

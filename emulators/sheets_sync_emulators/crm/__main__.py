@@ -1,4 +1,4 @@
-"""``python -m sheets_sync.emulators.crm amocrm|bitrix24|hubspot [--port N] [--companies N]``.
+"""``python -m sheets_sync_emulators.crm amocrm|bitrix24|hubspot [--port N] [--companies N]``.
 
 Starts one emulator on 127.0.0.1, seeds a few demo companies, prints its base URL and the
 token or webhook to put in ``sheets-sync.toml``, and serves until Ctrl+C.
@@ -60,7 +60,7 @@ def describe(kind: str, app: App, base_url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sheets_sync.emulators.crm",
+    parser = argparse.ArgumentParser(prog="python -m sheets_sync_emulators.crm",
                                      description="Run a loopback CRM API emulator.")
     parser.add_argument("kind", choices=sorted(EMULATORS))
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")

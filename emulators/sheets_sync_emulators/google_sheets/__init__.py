@@ -2,7 +2,7 @@
 
 See README.md in this directory. Typical use in tests::
 
-    from sheets_sync.emulators.google_sheets import EmulatorServer, emulator_session
+    from sheets_sync_emulators.google_sheets import EmulatorServer, emulator_session
     with EmulatorServer() as server:
         ...
 """

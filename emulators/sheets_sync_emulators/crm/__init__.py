@@ -5,11 +5,11 @@ Each vendor package is split as moto splits a service: ``state`` (plain objects 
 package's ``App`` subclass adds the vendor's auth, rate limiter and error bodies. One
 :class:`~.server.EmulatorServer` serves any of them on 127.0.0.1::
 
-    from sheets_sync.emulators.crm import EMULATORS, EmulatorServer
+    from sheets_sync_emulators.crm import EMULATORS, EmulatorServer
     with EmulatorServer(EMULATORS["hubspot"]()) as server:
         ...
 
-Standalone: ``python -m sheets_sync.emulators.crm amocrm|bitrix24|hubspot [--port N]``.
+Standalone: ``python -m sheets_sync_emulators.crm amocrm|bitrix24|hubspot [--port N]``.
 """
 
 from __future__ import annotations
