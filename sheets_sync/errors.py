@@ -7,16 +7,25 @@
     │                               row): nothing is written until a person looks (exit 2)
     ├── InputError                  an input file (CSV/XLSX) cannot be read
     ├── SheetError                  the sheet (workbook or Google) refused or is malformed
-    │   ├── ConcurrentEditError     the sheet changed between our read and our write (transient)
-    │   │   └── UncertainWriteError a write timed out and may have been applied: re-read, re-plan
+    │   ├── ConcurrentEditError     the sheet changed between our read and our write: the
+    │   │                           pass reads it again and plans again (transient)
     │   └── SheetLockedError        the workbook is open in Excel or LibreOffice (exit 3)
     ├── CrmError                    the CRM refused or answered something we cannot use
     │   └── ShrinkError             the CRM returned far fewer clients than last time (exit 4)
-    ├── RemoteError                 a remote API failed after bounded retries (exit 4)
+    ├── RemoteError                 a remote API failed after bounded retries, or refuses us
+    │   │                           for now (a vendor's block or quota) (exit 4)
+    │   ├── RetryableError          one attempt failed and may pass if repeated (transient):
+    │   │                           429, 408, 5xx, a dropped or refused connection, a timeout,
+    │   │                           an unusable answer to a read
+    │   └── UncertainWriteError     a request not safe to repeat (an append, a create) failed
+    │                               after it may have been applied: never repeated blindly;
+    │                               the sync reads the sheet again and plans again
     └── LockedError                 another sync holds the lock (exit 3)
 
-``Transient`` marks errors worth retrying; everything else is terminal. Lower-level errors
-(openpyxl, SQLAlchemy, HTTP) are wrapped at the adapter boundary with ``raise ... from exc``.
+``Transient`` marks the errors worth repeating: the HTTP funnel (:mod:`sheets_sync.http`)
+repeats a ``RetryableError`` under its budget, the sync pass plans again after a
+``ConcurrentEditError``; everything else is terminal. Lower-level errors (openpyxl, SQLAlchemy,
+HTTP) are wrapped at the adapter boundary with ``raise ... from exc``; HTTP ones in the funnel.
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ EXIT_MEANINGS: dict[ExitCode, str] = {
 
 
 class Transient:
-    """Mixin: the operation may succeed if retried."""
+    """Mixin: the operation may succeed if repeated unchanged (see the module docstring)."""
 
 
 class SheetsSyncError(Exception):
@@ -83,11 +92,6 @@ class ConcurrentEditError(SheetError, Transient):
     """The sheet changed under us; re-read and re-plan."""
 
 
-class UncertainWriteError(ConcurrentEditError):
-    """A write that must not be repeated blindly (an append) failed without a clear answer:
-    it may have been applied. The pass re-reads the sheet and plans again."""
-
-
 class SheetLockedError(SheetError):
     exit_code = ExitCode.LOCKED
 
@@ -104,8 +108,24 @@ class ShrinkError(CrmError):
     """A CRM read lost many of the clients the last sync saw: nothing is written."""
 
 
-class RemoteError(SheetsSyncError, Transient):
+class RemoteError(SheetsSyncError):
     exit_code = ExitCode.REMOTE
+
+
+class RetryableError(RemoteError, Transient):
+    """One attempt failed in a way that may pass if repeated; ``retry_after``: the server's
+    ``Retry-After`` in seconds, if it gave one. The funnel repeats it; when its budget is spent
+    it raises a :class:`RemoteError` naming the last one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UncertainWriteError(RemoteError):
+    """A request that must not be repeated blindly (an append, a create) failed without a
+    clear answer: it may have been applied. Whoever sent it looks before sending it again (the
+    sync pass reads the sheet again and plans again)."""
 
 
 class LockedError(SheetsSyncError):

@@ -17,7 +17,7 @@ class _Mask(logging.Filter):
     """Masks every registered secret (tokens, webhook codes) in the formatted message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from .crm.http import mask
+        from .http import mask
 
         record.msg = mask(record.getMessage())
         record.args = None

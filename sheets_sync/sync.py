@@ -24,7 +24,7 @@ from .categorize import categorize
 from .checkpoints import checkpoint
 from .config import Config
 from .crm import CrmAdapter, open_crm
-from .errors import ConcurrentEditError, LockedError, SheetLockedError, ShrinkError
+from .errors import ConcurrentEditError, LockedError, SheetLockedError, ShrinkError, UncertainWriteError
 from .layout import HISTORY_HEADER, ClientsGrid, build_layout, read_clients, same
 from .live import LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
@@ -156,7 +156,7 @@ def run_sync(ctx: Context, *, dry_run: bool = False, progress: Any = None) -> Su
     for attempt in range(CONCURRENT_RETRIES):
         try:
             return _pass(ctx, table, raw, dry_run, done)
-        except ConcurrentEditError:
+        except (ConcurrentEditError, UncertainWriteError):  # the sheet moved, or an append may have landed
             if attempt == CONCURRENT_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover

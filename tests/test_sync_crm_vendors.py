@@ -9,7 +9,7 @@ write or after the sheet write is finished by the next run.
 
 The emulators run in this process on 127.0.0.1 (a killed subprocess reaches them there), with
 the vendors' documented limits, in virtual time: the emulators' limiters and the CLI's pacing
-and retries (``sheets_sync.crm.http.CLOCK``/``SLEEP``) share one manual clock that moves only
+and retries (``sheets_sync.http.CLOCK``/``SLEEP``) share one manual clock that moves only
 when the client waits, so nothing sleeps and no outcome depends on the machine's speed. The
 killed-run tests start a real process, which cannot share that clock: there the limiters are
 off (those tests are about recovery, not limits). No test asserts a timing.
@@ -28,7 +28,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from sheets_sync.crm import http
+from sheets_sync import http
 from sheets_sync_emulators.crm import AmoCrmApp, App, Bitrix24App, EmulatorServer, HubSpotApp
 from sheets_sync_emulators.crm.limits import ManualClock
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sheets_sync.crm import http
+from sheets_sync import http
 from sheets_sync_emulators.crm import EmulatorServer, HubSpotApp
 from sheets_sync_emulators.crm.limits import ManualClock
 

@@ -44,17 +44,9 @@ import pandas as pd
 import requests
 
 from ..errors import ConfigError, CrmError, RemoteError
+from ..http import expect_json, json_body, text_summary
 from .base import CheckItem, CrmSettings, WriteResult
-from .http import (
-    HttpClient,
-    HttpOptions,
-    Pages,
-    RatePolicy,
-    batch_size,
-    expect_json,
-    json_body,
-    text_summary,
-)
+from .http import HttpClient, HttpOptions, Pages, RatePolicy, batch_size, write_in_batches
 
 PAGE = 250
 MAX_BATCH = 50
@@ -192,27 +184,17 @@ class AmoCrm:
         return cf
 
     def write_categories(self, changes: Mapping[str, str]) -> WriteResult:
-        result = WriteResult()
-        if not changes:
-            return result
-        cf = self._category()
-        enums = {e["value"]: e["id"] for e in cf.get("enums") or []}
-        pending: list[tuple[str, str]] = []
-        for client_id, code in changes.items():
-            if not str(client_id).isdigit():
-                result.rejected[client_id] = f"{client_id!r} is not an {self.vendor} company id"
-            elif code not in enums:
-                result.rejected[client_id] = (f"category {code!r} is not an option of field "
-                                              f"{self.category_key!r}; run `sheets-sync crm "
-                                              "setup`")
-            else:
-                pending.append((client_id, code))
-        for start in range(0, len(pending), self.batch):
-            self._patch(pending[start:start + self.batch], cf["id"], enums, result)
-        return result
+        return write_in_batches(changes, self._enums, self._patch, size=self.batch,
+                                record=("an amoCRM" if self.vendor == "amoCRM" else "a Kommo")
+                                + " company id",
+                                option=f"an option of field {self.category_key!r}")
 
-    def _patch(self, chunk: list[tuple[str, str]], field_id: int, enums: Mapping[str, int],
+    def _enums(self) -> dict[str, int]:
+        return {e["value"]: e["id"] for e in self._category().get("enums") or []}
+
+    def _patch(self, chunk: list[tuple[str, str]], enums: Mapping[str, int],
                result: WriteResult) -> None:
+        field_id = self._category()["id"]
         while chunk:
             body = [{"id": int(cid), "custom_fields_values": [
                 {"field_id": field_id, "values": [{"enum_id": enums[code]}]}]}

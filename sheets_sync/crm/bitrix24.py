@@ -42,21 +42,16 @@ import pandas as pd
 import requests
 
 from ..errors import ConfigError, CrmError, RemoteError
+from ..http import Accept, expect_json, forget_secret, json_body, register_secret, text_summary
 from .base import CheckItem, CrmSettings, WriteResult
 from .http import (
-    RETRY_STATUSES,
-    Accept,
     HttpClient,
     HttpOptions,
     Pages,
     RatePolicy,
     batch_size,
-    expect_json,
-    forget_secret,
-    json_body,
     read_secret,
-    register_secret,
-    text_summary,
+    write_in_batches,
 )
 
 PAGE = 50
@@ -111,7 +106,7 @@ class Bitrix24Crm:
                               "\"UF_CRM_SS_CATEGORY\".")
         self.category_label = str(opts.get("category_label", "Category"))
         self.http = HttpClient(self.vendor, self.http_options, headers={},
-                               describe=describe_error, retryable=_retryable,
+                               describe=describe_error,
                                shape="bucket")  # rate_limit "50/25s": a bucket of 50, 2/s
         self._fields: dict[str, Any] | None = None
 
@@ -190,44 +185,36 @@ class Bitrix24Crm:
         return descriptor
 
     def write_categories(self, changes: Mapping[str, str]) -> WriteResult:
-        result = WriteResult()
-        if not changes:
-            return result
-        items = {i["VALUE"]: i["ID"] for i in self._category().get("items") or []}
-        pending: list[tuple[str, str]] = []
-        for client_id, code in changes.items():
-            if not str(client_id).isdigit():
-                result.rejected[client_id] = f"{client_id!r} is not a Bitrix24 company id"
-            elif code not in items:
-                result.rejected[client_id] = (f"category {code!r} is not an item of field "
-                                              f"{self.category_key}; run `sheets-sync crm "
-                                              "setup`")
-            else:
-                pending.append((client_id, code))
+        return write_in_batches(changes, self._items, self._batch, size=self.batch,
+                                record="a Bitrix24 company id",
+                                option=f"an item of field {self.category_key}")
+
+    def _items(self) -> dict[str, Any]:
+        return {i["VALUE"]: i["ID"] for i in self._category().get("items") or []}
+
+    def _batch(self, chunk: list[tuple[str, str]], items: Mapping[str, Any],
+               result: WriteResult) -> None:
         field = quote(self.category_key)
-        for start in range(0, len(pending), self.batch):
-            chunk = pending[start:start + self.batch]
-            commands = {f"c{cid}": f"crm.company.update?id={cid}&fields[{field}]="
-                                   f"{quote(str(items[code]))}" for cid, code in chunk}
-            keys = list(commands)
-            body = self.call("batch", {"halt": 0, "cmd": commands},
-                             shape=lambda b, keys=keys: _batch_shape(b, keys))
-            outcome = batch_outcome(keys, body)
-            limited = sorted({e.split(":", 1)[0] for e in outcome.values()
-                              if e is not None and e.split(":", 1)[0] in LIMIT_ERRORS})
-            if limited:
-                raise RemoteError(
-                    f"Bitrix24 batch: the portal's limit was reached ({', '.join(limited)} for "
-                    f"{sum(1 for e in outcome.values() if e)} of {len(keys)} updates; Bitrix24 "
-                    "allows 480 s of method time per 10 minutes). Writing stopped for this run "
-                    f"after {len(result.written)} categories; it resumes at the next sync.")
-            for cid, _ in chunk:
-                error = outcome.get(f"c{cid}")
-                if error is None:
-                    result.written.append(cid)
-                else:
-                    result.rejected[cid] = error
-        return result
+        commands = {f"c{cid}": f"crm.company.update?id={cid}&fields[{field}]="
+                               f"{quote(str(items[code]))}" for cid, code in chunk}
+        keys = list(commands)
+        body = self.call("batch", {"halt": 0, "cmd": commands},
+                         shape=lambda b: _batch_shape(b, keys))
+        outcome = batch_outcome(keys, body)
+        limited = sorted({e.split(":", 1)[0] for e in outcome.values()
+                          if e is not None and e.split(":", 1)[0] in LIMIT_ERRORS})
+        if limited:
+            raise RemoteError(
+                f"Bitrix24 batch: the portal's limit was reached ({', '.join(limited)} for "
+                f"{sum(1 for e in outcome.values() if e)} of {len(keys)} updates; Bitrix24 "
+                "allows 480 s of method time per 10 minutes). Writing stopped for this run "
+                f"after {len(result.written)} categories; it resumes at the next sync.")
+        for cid, _ in chunk:
+            error = outcome.get(f"c{cid}")
+            if error is None:
+                result.written.append(cid)
+            else:
+                result.rejected[cid] = error
 
     # -- setup and check --------------------------------------------------------------
     def _userfield(self) -> dict[str, Any] | None:
@@ -408,6 +395,3 @@ def _batch_shape(body: Mapping[str, Any], keys: list[str]) -> str | None:
                f"of {len(keys)} commands"
     return None
 
-
-def _retryable(response: requests.Response) -> bool:
-    return response.status_code in RETRY_STATUSES

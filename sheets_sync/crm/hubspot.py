@@ -41,17 +41,9 @@ import pandas as pd
 import requests
 
 from ..errors import ConfigError, CrmError
+from ..http import expect_json, json_body, text_summary
 from .base import CheckItem, CrmSettings, WriteResult
-from .http import (
-    HttpClient,
-    HttpOptions,
-    Pages,
-    RatePolicy,
-    batch_size,
-    expect_json,
-    json_body,
-    text_summary,
-)
+from .http import HttpClient, HttpOptions, Pages, RatePolicy, batch_size, write_in_batches
 
 PAGE = 100
 MAX_BATCH = 100
@@ -142,23 +134,13 @@ class HubSpotCrm:
         return prop
 
     def write_categories(self, changes: Mapping[str, str]) -> WriteResult:
-        result = WriteResult()
-        if not changes:
-            return result
-        options = {o["value"] for o in self._category().get("options") or []}
-        pending: list[tuple[str, str]] = []
-        for client_id, code in changes.items():
-            if not str(client_id).isdigit():
-                result.rejected[client_id] = f"{client_id!r} is not a HubSpot record id"
-            elif code not in options:
-                result.rejected[client_id] = (f"category {code!r} is not an option of property "
-                                              f"{self.category_key!r}; run `sheets-sync crm "
-                                              "setup`")
-            else:
-                pending.append((client_id, code))
-        for start in range(0, len(pending), self.batch):
-            self._update(pending[start:start + self.batch], result)
-        return result
+        return write_in_batches(changes, self._options, lambda chunk, _, result:
+                                self._update(chunk, result), size=self.batch,
+                                record="a HubSpot record id",
+                                option=f"an option of property {self.category_key!r}")
+
+    def _options(self) -> dict[str, str]:
+        return {o["value"]: o["value"] for o in self._category().get("options") or []}
 
     def _update(self, chunk: list[tuple[str, str]], result: WriteResult,
                 halved: bool = False) -> None:

@@ -48,11 +48,11 @@ from typing import Any
 
 import requests
 from google.auth.transport.requests import AuthorizedSession, Request
-from gspread.exceptions import APIError
 from gspread.utils import rowcol_to_a1
 
 from ..config import SheetSettings
 from ..errors import ConcurrentEditError, ConfigError, SheetError
+from ..http import describe_answer, line
 from ..parsing import id_text
 from .base import Grid, Layout, TabWrite, WriteBatch
 from .google_auth import PacedHTTPClient, check_endpoint, load_credentials, to_endpoint
@@ -72,6 +72,10 @@ NUMBER_FORMATS = {
     "date": {"type": "DATE"},
     "datetime": {"type": "DATE_TIME"},
 }
+
+
+class _BadRequest(SheetError):
+    """Google answered 400 (in a read: a range names a tab that does not exist)."""
 
 
 def spreadsheet_key(text: str) -> str:
@@ -117,7 +121,8 @@ class GoogleSheet:
         if endpoint:
             to_endpoint(session, endpoint)
         self.http = PacedHTTPClient(
-            loaded.credentials, session, per_minute=int(opts.get("requests_per_minute", 60)),
+            loaded.credentials, session, refuse=self._refuse,
+            per_minute=int(opts.get("requests_per_minute", 60)),
             budget=float(opts.get("retry_budget", 120)), base_delay=float(opts.get("retry_base_delay", 1.0)))
         self.http.set_timeout(float(opts.get("timeout", 60)))
         self.where = f"Google spreadsheet {self.key}"
@@ -130,8 +135,6 @@ class GoogleSheet:
 
         try:
             return fn(*args, **kwargs)
-        except APIError as exc:
-            raise self._explain(exc) from exc
         except GoogleAuthError as exc:
             raise self._refused(exc) from None
 
@@ -140,9 +143,12 @@ class GoogleSheet:
                            f"{_first_line(exc)}. Check that the key is current (not deleted in the "
                            "Google Cloud console).")
 
-    def _explain(self, exc: APIError) -> Exception:
-        code = exc.code
-        message = str(exc.error.get("message", ""))[:300]
+    def _refuse(self, where: str, response: requests.Response) -> Exception:
+        """An error answer the HTTP funnel does not repeat, in the project's terms."""
+        code = response.status_code
+        message = line(describe_answer(response), 300)
+        if code == 400:
+            return _BadRequest(f"{self.where}: HTTP 400: {message}")
         if code == 403:
             who = f"the service account {self.email}" if self.email else "this Google account"
             return ConfigError(f"{self.where}: {who} has no access ({message}). Share the spreadsheet "
@@ -179,9 +185,7 @@ class GoogleSheet:
             reply = self.http.values_batch_get(self.key, [quote_tab(t) for t in wanted], params=params)
         except GoogleAuthError as exc:
             raise self._refused(exc) from None
-        except APIError as exc:
-            if exc.code != 400:
-                raise self._explain(exc) from exc
+        except _BadRequest:  # a tab we asked for is missing
             existing = {s["properties"]["title"] for s in self.metadata().get("sheets", [])}
             wanted = [t for t in tabs if t in existing]
             reply = self._call(self.http.values_batch_get, self.key, [quote_tab(t) for t in wanted],

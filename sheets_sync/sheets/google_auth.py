@@ -7,27 +7,27 @@ gspread's default places (``~/.config/gspread/service_account.json``, then
 ``~/.config/gspread/authorized_user.json``). Every problem is one message naming the file and
 the fix; a secret is never printed.
 
-:class:`PacedHTTPClient` is gspread's ``HTTPClient`` with the one ``request()`` funnel replaced:
-client-side pacing under Google's per-user quota (60 requests a minute by default), and bounded
-retries of 429, 408, 5xx and dropped connections with exponential backoff and full jitter,
-honouring ``Retry-After``, giving up after ``retry_budget`` seconds with
-:class:`~sheets_sync.errors.RemoteError`. A request that is not safe to repeat (``values:append``:
-a second copy appends the rows twice) is retried only when Google refused it before doing
-anything (429, 503, a connection that was never made); a timeout, a dropped answer or another
-5xx may come after the rows landed, so it raises
-:class:`~sheets_sync.errors.UncertainWriteError` and the sync re-reads the sheet to see.
-(gspread 6.2's ``BackOffHTTPClient`` retries forever
-and does not retry a 500 with a non-JSON body.)
+:class:`PacedHTTPClient` is gspread's ``HTTPClient`` whose one ``request()`` goes through the
+project's HTTP funnel (:mod:`sheets_sync.http`): pacing under Google's per-user quota (60
+requests a minute by default), bounded retries of 429, 408, 5xx and dropped connections with
+backoff and jitter, honouring ``Retry-After`` (seconds or a date), giving up after
+``retry_budget`` seconds. ``values:append`` is the one request that is not idempotent (a second
+copy appends the rows twice): it is repeated only when Google refused it before doing anything
+(429, 503, a connection never made); a timeout, a dropped answer or another 5xx may come after
+the rows landed, so the funnel raises :class:`~sheets_sync.errors.UncertainWriteError` and the
+sync reads the sheet again to see. (gspread 6.2's ``BackOffHTTPClient`` retries forever and does
+not retry a 500 with a non-JSON body.) An answer that is an error the funnel does not repeat is
+mapped by the backend's ``refuse`` (``GoogleSheet._refuse``) into the project's exceptions.
+
+:func:`to_endpoint` points gspread and google-auth at a loopback emulator instead of Google.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import stat
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,19 +35,15 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
-from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_before_delay
 
-from ..errors import ConfigError, RemoteError, SheetError, UncertainWriteError
+from ..errors import ConfigError
+from ..http import Funnel, RatePolicy, Refuse, RetryPolicy
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets", "https://www.googleapis.com/auth/drive.file"]
 DEFAULT_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 GSPREAD_DIR = Path("~/.config/gspread").expanduser()
-RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
-REFUSED_STATUSES = {429, 503}  # answers that say the request was not carried out
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
@@ -163,88 +159,28 @@ def to_endpoint(session: requests.Session, endpoint: str) -> requests.Session:
     return session
 
 
-class _Retry(Exception):
-    def __init__(self, summary: str, retry_after: float | None = None) -> None:
-        super().__init__(summary)
-        self.summary, self.retry_after = summary, retry_after
-
-
 class PacedHTTPClient(HTTPClient):
-    """gspread's HTTP client with pacing and bounded retries (see the module docstring)."""
+    """gspread's HTTP client over the funnel (see the module docstring); ``refuse(where,
+    response)`` maps an error answer that is not worth repeating to the caller's exception."""
 
-    def __init__(self, auth: Any, session: requests.Session | None = None, *, per_minute: int = 60,
-                 budget: float = 120.0, base_delay: float = 1.0, max_delay: float = 32.0) -> None:
+    def __init__(self, auth: Any, session: requests.Session | None = None, *, refuse: Refuse,
+                 per_minute: int = 60, budget: float = 120.0, base_delay: float = 1.0,
+                 max_delay: float = 32.0) -> None:
         super().__init__(auth, session)
-        self.budget, self.base_delay, self.max_delay = budget, base_delay, max_delay
-        self.requests = 0
-        self.retries = 0
-        self._limiter = Limiter(InMemoryBucket([Rate(per_minute, Duration.MINUTE)]))
+        self.funnel = Funnel(
+            "Google Sheets API", session=self.session,
+            rate=RatePolicy(per_minute, 60.0) if per_minute > 0 else None,
+            retry=RetryPolicy(attempts=None, backoff=base_delay, backoff_max=max_delay,
+                              budget=budget),
+            refuse=refuse, timeout=None,
+            give_up="run the sync again later: it finishes what this one began (raise [sheet] "
+                    "retry_budget to wait longer).",
+            uncertain="The sheet is read again to see what landed.")
 
     def request(self, method: str, endpoint: str, params: Any = None, data: bytes | None = None,
                 json: Mapping[str, Any] | None = None, files: Any = None,
                 headers: Any = None) -> requests.Response:
-        where = f"Google Sheets API {method.upper()} {urlsplit(endpoint).path}"
-        idempotent = not urlsplit(endpoint).path.endswith(":append")
-
-        def attempt() -> requests.Response:
-            self._limiter.try_acquire("google")
-            self.requests += 1
-            try:
-                response = self.session.request(method=method, url=endpoint, json=json, params=params,
-                                                data=data, files=files, headers=headers, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if not idempotent and not isinstance(exc, requests.ConnectTimeout):
-                    raise UncertainWriteError(f"{where}: {type(exc).__name__} after sending; the rows may "
-                                              "have been appended, so the sheet is read again") from None
-                raise _Retry(f"{type(exc).__name__}") from None
-            if response.ok:
-                return response
-            if response.status_code in RETRY_STATUSES:
-                if not idempotent and response.status_code not in REFUSED_STATUSES:
-                    raise UncertainWriteError(f"{where}: HTTP {response.status_code}; the rows may have "
-                                              "been appended, so the sheet is read again")
-                raise _Retry(f"HTTP {response.status_code} {_message(response)}", _retry_after(response))
-            raise _api_error(response)
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            hint = getattr(exc, "retry_after", None)
-            if hint is not None:
-                return min(float(hint), self.max_delay)
-            return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (state.attempt_number - 1)))
-
-        def count(_: RetryCallState) -> None:
-            self.retries += 1
-
-        started = time.monotonic()
-        retrying = Retrying(stop=stop_before_delay(self.budget), wait=wait, reraise=True,
-                            retry=retry_if_exception_type(_Retry), before_sleep=count)
-        try:
-            return retrying(attempt)
-        except _Retry as exc:
-            raise RemoteError(f"{where}: still failing after {time.monotonic() - started:.1f} s "
-                              f"({self.retries} retries): {exc.summary}. Google may be down or limiting us; "
-                              "run the sync again later: it finishes what this one began.") from None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _message(response: requests.Response) -> str:
-    try:
-        return str(response.json()["error"]["message"])[:300]
-    except (ValueError, KeyError, TypeError):
-        return (response.text or "").strip().splitlines()[0][:120] if response.text else ""
-
-
-def _api_error(response: requests.Response) -> Exception:
-    try:
-        response.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        return SheetError(f"Google Sheets API answered HTTP {response.status_code}: {_message(response)}")
-    return APIError(response)
+        append = urlsplit(endpoint).path.endswith(":append")
+        return self.funnel.request(method.upper(), endpoint, idempotent=not append,
+                                   timeout=self.timeout, params=params, data=data, json=json,
+                                   files=files, headers=headers)

@@ -1,7 +1,7 @@
 """One emulator server per vendor for the session, a fresh state and a manual clock per test.
 
 Every test runs in virtual time: the emulators' limiters (``app.clock``) and the adapters'
-pacers and retries (``sheets_sync.crm.http.CLOCK`` and ``SLEEP``) share one
+pacers and retries (``sheets_sync.http.CLOCK`` and ``SLEEP``) share one
 :class:`~sheets_sync_emulators.crm.limits.ManualClock`, which moves only when the client waits.
 So the vendors' real limits (7 per second, 100 per 10 s, a bucket of 50 draining 2 per second)
 are enforced as documented, nothing sleeps, and no outcome depends on the machine's speed.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sheets_sync.crm import http
+from sheets_sync import http
 from sheets_sync.crm.base import CrmSettings
 from sheets_sync_emulators.crm import AmoCrmApp, Bitrix24App, EmulatorServer, HubSpotApp
 from sheets_sync_emulators.crm.limits import ManualClock

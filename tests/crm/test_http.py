@@ -1,4 +1,5 @@
-"""The shared HTTP funnel: options, pacing policy, Retry-After, masking of secrets everywhere."""
+"""What the HTTP CRM adapters share (crm/http.py): options, tokens, paging guards, and the funnel's
+masking seen end to end through an adapter (the funnel itself: tests/test_http.py)."""
 
 from __future__ import annotations
 
@@ -11,70 +12,13 @@ import pytest
 import requests
 
 from sheets_sync.crm import open_crm
-from sheets_sync.crm.http import (
-    Pages,
-    RatePolicy,
-    _retry_after,
-    body_problem,
-    mask,
-    parse_rate,
-    register_secret,
-)
+from sheets_sync.crm.http import Pages
 from sheets_sync.errors import ConfigError, RemoteError
 from sheets_sync_emulators.crm import Bitrix24App
 
 from .conftest import settings
 
 FIELDS = {"id": "ID", "name": "TITLE"}
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("7/1s", RatePolicy(7, 1.0)), ("100/10s", RatePolicy(100, 10.0)),
-    ("50 / 25 s", RatePolicy(50, 25.0)), ("600/1m", RatePolicy(600, 60.0)),
-    ("10/100ms", RatePolicy(10, 0.1)), ("5/", RatePolicy(5, 1.0)), ("off", None)])
-def test_parse_rate(text: str, expected: RatePolicy | None) -> None:
-    assert parse_rate(text, RatePolicy(1, 1.0)) == expected
-
-
-@pytest.mark.parametrize("text", ["fast", "0/1s", "7 per second", "7/0s"])
-def test_parse_rate_refuses_with_an_example(text: str) -> None:
-    with pytest.raises(ConfigError, match=r"rate_limit"):
-        parse_rate(text, RatePolicy(7, 1.0))
-
-
-def test_retry_after_seconds_and_date() -> None:
-    response = requests.Response()
-    response.headers["Retry-After"] = "2"
-    assert _retry_after(response) == 2.0
-    response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
-    assert _retry_after(response) == 0.0  # in the past
-    response.headers["Retry-After"] = "soon"
-    assert _retry_after(response) is None
-
-
-def _answer(status: int, body: bytes, content_type: str = "application/json") -> requests.Response:
-    response = requests.Response()
-    response.status_code, response._content = status, body
-    response.headers["Content-Type"] = content_type
-    response.encoding = "utf-8"
-    return response
-
-
-def test_an_html_error_page_is_one_short_line_without_tags() -> None:
-    page = (b"<html><head><title>502 Bad Gateway</title><style>h1{color:red}</style></head>\n"
-            b"<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n"
-            + b"<p>padding</p>\n" * 50 + b"</body></html>")
-    text = body_problem(_answer(200, page, "text/html"))
-    assert text is not None and "\n" not in text and "<" not in text and "color" not in text
-    assert text.startswith("HTTP 200 with a body that is not JSON (text/html): '502 Bad Gateway")
-    assert len(text) < 170
-
-
-def test_a_cut_off_json_page_is_never_quoted() -> None:
-    text = body_problem(_answer(200, b'{"result": [{"ID": "1", "TITLE": "Secret Client LLC", "RE'))
-    assert text == "HTTP 200 with truncated or invalid JSON (57 bytes, application/json)"
-    assert body_problem(_answer(200, b"")) == "HTTP 200 with an empty body"
-    assert body_problem(_answer(200, b'{"ok": 1}')) is None
 
 
 def test_pages_refuse_a_repeated_cursor_and_endless_paging() -> None:
@@ -87,11 +31,6 @@ def test_pages_refuse_a_repeated_cursor_and_endless_paging() -> None:
         endless.next(n)
     with pytest.raises(RemoteError, match="more than 3 pages"):
         endless.next(3)
-
-
-def test_mask_replaces_plain_and_url_encoded_secrets() -> None:
-    register_secret("s3cr/et+code")
-    assert mask("a s3cr/et+code b s3cr%2Fet%2Bcode") == "a *** b ***"
 
 
 def test_token_from_a_file_relative_to_the_config(tmp_path: Path, b24: Bitrix24App) -> None:
