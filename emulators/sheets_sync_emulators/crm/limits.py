@@ -8,7 +8,7 @@
   method per 10 minutes, then ``OPERATION_TIME_LIMIT``).
 
 All take the time as an argument: an app passes its own :attr:`~.core.App.clock`, which a test
-sets to a :class:`ManualClock` shared with the adapter (``sheets_sync.crm.http.CLOCK`` and
+sets to a :class:`ManualClock` shared with the adapter (``sheets_sync.http.CLOCK`` and
 ``SLEEP``), so the vendors' real windows (7 per second, 100 per 10 s, 480 s per 10 minutes)
 play out in virtual time: every wait advances the clock instead of sleeping, and no outcome
 depends on how fast the machine is.
@@ -27,7 +27,7 @@ class ManualClock:
     """A clock that moves only when told: ``now()`` reads it, ``sleep(s)``/``advance(s)`` move it.
 
     Thread-safe; shared by an emulator app (``app.clock = clock.now``) and the client under test
-    (``crm.http.CLOCK = clock.now``, ``crm.http.SLEEP = clock.sleep``).
+    (``sheets_sync.http.CLOCK = clock.now``, ``sheets_sync.http.SLEEP = clock.sleep``).
     """
 
     def __init__(self, start: float = 1000.0) -> None:
