@@ -377,3 +377,32 @@ def test_a_secret_is_masked_in_messages_chains_and_logs(server: Server, clock: C
     assert "bad code ***" in str(answered.value)
     assert "retrying" in caplog.text and "/***/x" in caplog.text  # ours and urllib3's lines
     assert secret not in caplog.text
+
+
+# ---------------------------------------------------------------------------- the Google client
+
+
+def test_the_google_client_paces_on_the_clock_and_never_repeats_an_append(
+        server: Server, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sheets_sync.sheets.google_auth import PacedHTTPClient, to_endpoint
+
+    monkeypatch.setattr(http, "CLOCK", clock.now)
+    monkeypatch.setattr(http, "SLEEP", clock.sleep)
+    session = to_endpoint(requests.Session(), server.url)  # gspread's URLs, our loopback server
+    client = PacedHTTPClient(None, session, per_minute=2,
+                             refuse=lambda where, r: ConfigError(f"{where}: {r.status_code}"))
+    for _ in range(3):
+        assert client.values_get("KEY", "A1") == {"ok": True}
+    assert clock.slept == pytest.approx([63.05])  # the third waits out the minute + headroom
+    server.script.steps = [Step(429, b"{}", {"Retry-After": "2"}), Step(kind="drop_after")]
+    with pytest.raises(UncertainWriteError, match=r"Google Sheets API POST "
+                                                  r"https://sheets.googleapis.com/.*:append: the "
+                                                  r"connection failed after sending.*The sheet is "
+                                                  r"read again"):
+        client.values_append("KEY", "A1", {"valueInputOption": "RAW"}, {"values": [[1]]})
+    assert server.script.seen[-2:] == ["POST /v4/spreadsheets/KEY/values/A1:append?"
+                                       "valueInputOption=RAW"] * 2  # refused once, then sent once
+    assert server.script.applied == 4  # three reads and one append
+    server.script.steps = [Step(403, b'{"error": {"message": "no access"}}')]
+    with pytest.raises(ConfigError, match=":batchGet: 403"):  # mapped by the backend's refuse
+        client.values_batch_get("KEY", ["A1"])
