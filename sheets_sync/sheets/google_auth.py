@@ -39,7 +39,7 @@ from gspread.http_client import HTTPClient
 from requests.adapters import HTTPAdapter
 
 from ..errors import ConfigError
-from ..http import Funnel, RatePolicy, Refuse, RetryPolicy
+from ..http import Funnel, RatePolicy, Refuse, RetryPolicy, expect_json
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets", "https://www.googleapis.com/auth/drive.file"]
 DEFAULT_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
@@ -182,5 +182,10 @@ class PacedHTTPClient(HTTPClient):
                 headers: Any = None) -> requests.Response:
         append = urlsplit(endpoint).path.endswith(":append")
         return self.funnel.request(method.upper(), endpoint, idempotent=not append,
-                                   timeout=self.timeout, params=params, data=data, json=json,
-                                   files=files, headers=headers)
+                                   accept=_JSON, timeout=self.timeout, params=params, data=data,
+                                   json=json, files=files, headers=headers)
+
+
+#: every answer of the Sheets API is JSON: an HTML page with status 200 (a proxy's) or a body
+#: cut off is retried like a 5xx (an append's is uncertain), never handed to gspread to crash on
+_JSON = expect_json(lambda body: None)
