@@ -11,7 +11,7 @@ and the HTTP CRM adapters (amoCRM/Kommo, Bitrix24, HubSpot, through ``crm/http.p
 2. is sent with the caller's ``requests.Session`` (keep-alive, a timeout on every call);
 3. has its outcome mapped, here, into the project's exception tree (:mod:`sheets_sync.errors`):
 
-   * a 2xx (or a status the caller ``expect``\\ s) whose body the caller's ``accept`` finds
+   * a 2xx (or a status in the caller's ``expect``) whose body the caller's ``accept`` finds
      usable: returned;
    * **transient** (:class:`~sheets_sync.errors.RetryableError`, marked
      :class:`~sheets_sync.errors.Transient`): 408, 429 and 5xx answers, a refused, dropped or
