@@ -11,8 +11,8 @@ the fix; a secret is never printed.
 project's HTTP funnel (:mod:`sheets_sync.http`): pacing under Google's per-user quota (60
 requests a minute by default), bounded retries of 429, 408, 5xx and dropped connections with
 backoff and jitter, honouring ``Retry-After`` (seconds or a date), giving up after
-``retry_budget`` seconds. ``values:append`` is the one request that is not idempotent (a second
-copy appends the rows twice): it is repeated only when Google refused it before doing anything
+``retry_budget`` seconds. ``values:append`` and ``spreadsheets:batchUpdate`` are not idempotent
+(a second copy appends the rows twice, adds a tab or a colour rule twice): they are repeated only when Google refused it before doing anything
 (429, 503, a connection never made); a timeout, a dropped answer or another 5xx may come after
 the rows landed, so the funnel raises :class:`~sheets_sync.errors.UncertainWriteError` and the
 sync reads the sheet again to see. (gspread 6.2's ``BackOffHTTPClient`` retries forever and does
@@ -180,10 +180,19 @@ class PacedHTTPClient(HTTPClient):
     def request(self, method: str, endpoint: str, params: Any = None, data: bytes | None = None,
                 json: Mapping[str, Any] | None = None, files: Any = None,
                 headers: Any = None) -> requests.Response:
-        append = urlsplit(endpoint).path.endswith(":append")
-        return self.funnel.request(method.upper(), endpoint, idempotent=not append,
+        return self.funnel.request(method.upper(), endpoint, idempotent=_idempotent(endpoint),
                                    accept=_JSON, timeout=self.timeout, params=params, data=data,
                                    json=json, files=files, headers=headers)
+
+
+def _idempotent(endpoint: str) -> bool:
+    """Whether a request may be sent again after it may have been applied. ``values:append``
+    appends the rows twice; ``spreadsheets:batchUpdate`` adds a tab or a colour rule twice and
+    deletes rules by index (a second copy deletes rules that are no longer ours). Both are
+    uncertain instead, and the sync reads the sheet again to see what landed. Writing values to
+    fixed ranges (``values:batchUpdate``) and every read are safe to repeat."""
+    path = urlsplit(endpoint).path
+    return not (path.endswith(":append") or (path.endswith(":batchUpdate") and "/values:" not in path))
 
 
 #: every answer of the Sheets API is JSON: an HTML page with status 200 (a proxy's) or a body

@@ -131,3 +131,21 @@ def test_a_column_inserted_before_an_append_leaves_no_shifted_rows(cli: Callable
     assert col2["name"] == col["name"] + 1
     assert [r[1] for r in rows] == [""] * len(rows)  # the owner's new column stays empty
     assert_consistent(google_demo)
+
+
+def test_a_layout_batch_that_landed_but_got_no_answer_is_not_repeated(cli: Callable[..., str],
+                                                                      google_demo: GoogleDemo) -> None:
+    """A spreadsheets:batchUpdate (new tabs, colour rules, deletes by index) is not safe to
+    repeat: sent twice it adds a tab twice or deletes rules that are no longer ours. After a
+    dropped answer the sheet is read again and the layout planned from what is there."""
+    config = str(google_demo.config)
+    google_demo.server.state.faults.drop_after(action="spreadsheets.batchUpdate", times=2)
+    cli("sync", "--config", config, code=0)
+    ss = google_demo.server.state.get_spreadsheet(google_demo.key)
+    titles = [s.title for s in ss.sheets]
+    assert len(titles) == len(set(titles)), titles
+    rules = ss.sheet_by_title("Clients").conditional_formats
+    keys = [repr((r.get("ranges"), r.get("booleanRule"))) for r in rules]
+    assert keys and len(keys) == len(set(keys)), "a colour rule was added twice"
+    assert_consistent(google_demo)
+    assert cli("sync", "--config", config, code=0).startswith("No changes")
