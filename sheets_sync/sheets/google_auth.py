@@ -15,8 +15,9 @@ backoff and jitter, honouring ``Retry-After`` (seconds or a date), giving up aft
 (a second copy appends the rows twice, adds a tab or a colour rule twice): they are repeated
 only when Google refused them before doing anything (429, 503, a connection never made); a
 timeout, a dropped answer or another 5xx may come after they landed, so the funnel raises
-:class:`~sheets_sync.errors.UncertainWriteError` and the sync reads the sheet again to see. (gspread 6.2's ``BackOffHTTPClient`` retries forever and does
-not retry a 500 with a non-JSON body.) An answer that is an error the funnel does not repeat is
+:class:`~sheets_sync.errors.UncertainWriteError` and the sync reads the sheet again to see.
+(gspread 6.2's ``BackOffHTTPClient`` retries forever and does not retry a 500 with a non-JSON
+body.) An answer that is an error the funnel does not repeat is
 mapped by the backend's ``refuse`` (``GoogleSheet._refuse``) into the project's exceptions.
 
 :func:`to_endpoint` points gspread and google-auth at a loopback emulator instead of Google.
