@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -111,21 +111,14 @@ def demo(folder: Path | None, clients: int) -> None:
     It writes a config, a demo CRM (SQLite) with realistic clients, a copy of the default
     rules, and the local workbook clients.xlsx that plays the shared sheet.
     """
-    from .config import load_config
     from .demo import create_demo
-    from .sync import now, open_context, run_sync
+    from .session import now, open_session
+    from .sync import run_sync
 
     folder = folder or Path("sheets-sync-demo")
     paths = create_demo(folder, clients=clients, today=now().date())
-    ctx = open_context(load_config(paths["config"]))
-    bar = progress_bar(False)
-    try:
+    with progress_bar(False) as bar, open_session(paths["config"], read_only=False) as ctx:
         summary = run_sync(ctx, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
-        ctx.crm.close()
-        ctx.state.close()
     click.echo(f"Demo created in {folder}/ and synced once.")
     click.echo(summary.to_text())
     click.echo("")
@@ -167,34 +160,11 @@ def demo(folder: Path | None, clients: int) -> None:
 def sync(config_path: Path | None, dry_run: bool, as_json: bool, wait: float, accept_shrink: bool,
          rebuild_sheet: bool, force: bool) -> None:
     """Run one pass: CRM -> sheet -> rules -> CRM, writing only what changed."""
-    from .config import load_config
-    from .logs import close_log, log, open_log
-    from .sync import SyncOptions, locked, open_context, run_sync
+    from .sync import SyncOptions, sync_config
 
-    config = load_config(config_path)
-    handler = open_log(config.log)
-    bar = progress_bar(as_json)
-    try:
-        # a dry run writes nothing, not even the lock file or the state file (it plans on a copy)
-        with contextlib.nullcontext() if dry_run else locked(config, wait):
-            log.info("sync started%s (config %s)", " (dry run)" if dry_run else "", config.path)
-            options = SyncOptions(accept_shrink=accept_shrink, rebuild_sheet=rebuild_sheet, force=force)
-            ctx = open_context(config, options=options, read_only=dry_run)
-            try:
-                summary = run_sync(ctx, dry_run=dry_run, progress=bar)
-            finally:
-                ctx.crm.close()
-                ctx.state.close()
-        log.info("sync done, exit %d: %s", int(summary.exit_code), summary.to_text().replace("\n", " | "))
-        for item in summary.crm_rejected:
-            log.warning("CRM rejected client %s -> %s: %s", item["id"], item["category"], item["message"])
-    except SheetsSyncError as err:
-        log.error("sync failed, exit %d: %s", int(err.exit_code), err)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-        close_log(handler)
+    options = SyncOptions(accept_shrink=accept_shrink, rebuild_sheet=rebuild_sheet, force=force)
+    with progress_bar(as_json) as bar:
+        summary = sync_config(config_path, dry_run=dry_run, wait=wait, options=options, progress=bar)
     click.echo(summary.to_json() if as_json else summary.to_text())
     sys.exit(int(summary.exit_code))
 
@@ -248,14 +218,21 @@ def categorize(input_path: Path | None, output: Path | None, config_path: Path |
     click.echo(result.to_text())
 
 
-def progress_bar(quiet: bool, desc: str = "sync", total: int = 4) -> Any:
-    """A progress bar on stderr when it is a terminal (never in cron logs or --json runs)."""
+@contextlib.contextmanager
+def progress_bar(quiet: bool, desc: str = "sync", total: int = 4) -> Iterator[Any]:
+    """A progress bar on stderr when it is a terminal (never in cron logs or --json runs),
+    else ``None``; closed on the way out."""
     if quiet or not sys.stderr.isatty():
-        return None
+        yield None
+        return
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr,
-                bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
+    bar = tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr,
+               bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 @main.command(epilog=exit_codes("check"))
@@ -282,18 +259,10 @@ def crm() -> None:
 @handle_errors
 def crm_setup(config_path: Path | None) -> None:
     """Create the category field in the CRM, or add codes the rules gained."""
-    from .config import load_config
-    from .crm import open_crm
-    from .rules import load_rules
+    from .session import setup_crm
 
-    config = load_config(config_path)
-    rules = load_rules(config.rules_path)
-    adapter = open_crm(config.crm)
-    try:
-        for line in adapter.ensure_category_field(rules.codes):
-            click.echo(line)
-    finally:
-        adapter.close()
+    for line in setup_crm(config_path):
+        click.echo(line)
 
 
 from .cli_report import report  # noqa: E402  (registered after main is defined)

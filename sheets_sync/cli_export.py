@@ -27,13 +27,7 @@ def export(output: Path, template: Path | None, config_path: Path | None, pareto
     workbook, and a manual category still wins.
     """
     from .excel import EXPORT_STEPS, export_current
-    from .outputs import refuse_own_files
 
-    refuse_own_files(output, config_path)
-    bar = progress_bar(False, "export", EXPORT_STEPS)
-    try:
+    with progress_bar(False, "export", EXPORT_STEPS) as bar:
         result = export_current(config_path, output, template=template, pareto=pareto, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
     click.echo(result.to_text())

@@ -15,13 +15,6 @@ def report() -> None:
     """Reports for the owner: the quarterly review, capacity. They change nothing."""
 
 
-def _context(config_path: Path | None) -> Any:
-    from .config import load_config
-    from .sync import open_context
-
-    return open_context(load_config(config_path))
-
-
 @report.command("review", epilog=exit_codes("report review"))
 @config_option
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), callback=_day,
@@ -35,23 +28,12 @@ def review_command(config_path: Path | None, since: Any, output: Path | None,
                    raw_csv: bool) -> None:
     """Who moved where and why, categories nobody reviewed for 90+ days, new clients still
     unqualified, and the loyalty ladder with the strategy for each stage."""
-    from .outputs import refuse_own_files
-    from .reports import review, write_review
-    from .sync import current_outcome
+    from .reports import review_config
 
-    if output:
-        refuse_own_files(output, config_path)
-    ctx = _context(config_path)
-    try:
-        outcome = current_outcome(ctx)
-        rev = review(outcome, ctx.state.history(), ctx.rules, ctx.now.date(), since.date() if since else None)
-    finally:
-        ctx.crm.close()
-        ctx.state.close()
+    rev, written = review_config(config_path, since.date() if since else None, output, raw_csv=raw_csv)
     click.echo(rev.to_text())
-    if output:
-        for path in write_review(rev, output, ctx.rules, raw_csv=raw_csv):
-            click.echo(f"wrote {path}")
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 @report.command("capacity", epilog=exit_codes("report capacity"))
@@ -62,13 +44,6 @@ def review_command(config_path: Path | None, since: Any, output: Path | None,
 def capacity_command(config_path: Path | None, slots: int) -> None:
     """Which clients to keep when capacity is short ("10 clients, capacity for 6"): in category
     order, then by profit ratio; with the revenue and profit kept and given up."""
-    from .reports import capacity
-    from .sync import current_outcome
+    from .reports import capacity_config
 
-    ctx = _context(config_path)
-    try:
-        outcome = current_outcome(ctx)
-    finally:
-        ctx.crm.close()
-        ctx.state.close()
-    click.echo(capacity(outcome, ctx.rules, slots).to_text())
+    click.echo(capacity_config(config_path, slots).to_text())

@@ -571,48 +571,25 @@ EXPORT_STEPS = 3  # reading the CRM, reading the sheet, writing the workbook
 
 def export_current(config_path: Path | None, out: Path, *, template: Path | None = None,
                    pareto: str = "auto", progress: Any = None) -> ExportResult:
-    """The client table as a sync would see it (the CRM plus the owner columns of the sheet),
-    exported to ``out``; nothing is written anywhere else: not the sheet, the CRM or the state.
-    ``progress`` is an optional tqdm-like bar of :data:`EXPORT_STEPS` steps."""
-    from .categorize import categorize
-    from .config import load_config
-    from .crm import open_crm
-    from .layout import read_clients
-    from .rules import load_rules
-    from .sheets import open_sheet
-    from .sync import _now, merge_owner_columns, sheet_columns
-    from .table import build_table
+    """``sheets-sync export``: the client table as a sync would see it
+    (:func:`sheets_sync.sync.current`), exported to ``out``; nothing is written anywhere else:
+    not the sheet, the CRM or the state. ``progress`` is an optional tqdm-like bar of
+    :data:`EXPORT_STEPS` steps."""
+    from .outputs import refuse_own_files
+    from .session import open_session
+    from .sync import _step, current
 
     out = Path(out)
+    refuse_own_files(out, config_path)
     if out.suffix.lower() != ".xlsx":
         raise InputError(f"{out}: the export is an Excel workbook; give a name ending in .xlsx.")
     if template is not None and Path(template).resolve() == out.resolve():
         raise InputError(f"{out} is the template itself; write the export to another file.")
     if not out.resolve().parent.is_dir():
         raise InputError(f"{out}: the folder {out.resolve().parent} does not exist.")
-    config = load_config(config_path)
-    rules = load_rules(config.rules_path)
-    def step(name: str) -> None:
-        if progress is not None:
-            progress.set_postfix_str(name)
-            progress.update(1)
-
-    crm = open_crm(config.crm)
-    step("reading the CRM")
-    try:
-        raw = crm.fetch()
-    finally:
-        crm.close()
-    table = build_table(raw, dict(config.fields), config.parsing, extra=rules.columns)
-    columns = sheet_columns(config, rules, raw)
-    tab = config.sheet.clients_tab
-    step("reading the sheet")
-    grid = open_sheet(config.sheet).read([tab])[tab]
-    merged = merge_owner_columns(table, read_clients(grid, columns))
-    today = _now().date()
-    outcome = categorize(merged, rules, today).frame
-    ids = outcome["id"].fillna("").astype(str)
-    outcome = outcome.loc[~ids.duplicated(keep="first") & ids.ne("")]  # as the sync shows them
-    options = ExportOptions(template=template, pareto=pareto, headers=dict(config.sheet.headers))
-    step("writing the workbook")
-    return export_table(outcome, rules, out, as_of=today, problems=table.problems, options=options)
+    with open_session(config_path) as ctx:
+        done, _ = current(ctx, progress=progress)
+        options = ExportOptions(template=template, pareto=pareto, headers=dict(ctx.config.sheet.headers))
+        _step(ctx, "writing the workbook")
+        return export_table(done.outcome, ctx.rules, out, as_of=ctx.now.date(), problems=done.table.problems,
+                            options=options)

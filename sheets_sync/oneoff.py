@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .categorize import UNQUALIFIED, categorize
+from .categorize import UNQUALIFIED
 from .errors import InputError
+from .outcome import Skipped, categorized, client_table
 from .rules import RuleSet, load_rules
-from .table import ParseOptions, build_table, clean_text, require_columns
+from .table import ParseOptions, clean_text
 
 OUTPUT_COLUMNS = ["category", "reason", "stage", "problems"]
 
@@ -113,13 +114,11 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
     rules: RuleSet
     if config_path is not None:
         from .config import load_config
+        from .session import load_checked_rules
 
         config = load_config(config_path)
         mapping, options = dict(config.fields), config.parsing
-        rules = load_rules(rules_path or config.rules_path)
-        from .config import check_fields
-
-        check_fields(config, rules.columns)
+        rules = load_checked_rules(config, rules_path)
     elif rules_path is not None:
         rules = load_rules(rules_path)
     else:
@@ -128,11 +127,14 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
 
         rules = parse_rules(default_rules_text(), "default rules")
     raw = read_table_file(input_path)
-    table = build_table(raw, mapping, options, extra=rules.columns)
-    require_columns(table, rules.required, raw.columns, str(input_path))
+    table = client_table(raw, mapping, options, rules, str(input_path))
     if "id" not in table.source_columns:
         table.frame["id"] = [str(i + 2) for i in range(len(raw))]  # the spreadsheet row
-    outcome = categorize(table, rules, today or date.today()).frame
+    done = categorized(table, rules, today or date.today())
+    outcome = done.outcome.reindex(table.frame.index)
+    for item in done.skipped:  # every input row is in the output: these say why they have no category
+        outcome.loc[item.label, ["category", "reason", "stage"]] = [UNQUALIFIED, "", ""]
+        outcome.loc[item.label, "problems"] = _skipped_text(item, table.frame.index)
     result, renamed = _keep_input_columns(clean_text(raw, {}))  # as the table has them
     for column in OUTPUT_COLUMNS:
         result[column] = outcome[column].astype(object).where(outcome[column].notna(), "")
@@ -141,6 +143,14 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
     order = rules.codes + [UNQUALIFIED]
     return FileResult(output, len(result),
                       {c: int(counts[c]) for c in order if c in counts.index}, renamed)
+
+
+def _skipped_text(item: Skipped, index: pd.Index) -> str:
+    """Why a row of the input file got no category (rows counted as in a spreadsheet)."""
+    if not item.id:
+        return "id: blank; give the client its CRM id"
+    row = index.get_loc(item.first) + 2
+    return f"id {item.id!r}: also in row {row}, which is categorized; remove one of them"
 
 
 def _keep_input_columns(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -21,11 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from .categorize import UNQUALIFIED, categorize
+from .categorize import UNQUALIFIED
 from .config import Config
 from .errors import ConfigError, ExitCode
 from .layout import ClientsGrid, build_layout, clients_columns, read_clients, same, snapshot_text
-from .owners import Owners, check_structure, merge_owner_values, recognise_renamed
+from .outcome import categorized
+from .owners import Owners, check_structure
 from .parsing import ParseError, parse_date
 from .rules import RuleSet
 from .sheets.base import ColumnSpec, Grid, TabWrite, WriteBatch
@@ -423,24 +424,17 @@ def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
     sheet = read_clients(inp.grids.get(cfg.clients_tab), inp.columns, view.aliases)
     check_structure(sheet, tab=cfg.clients_tab, where=inp.where, before=view.sheet_clients, saved=view.owner,
                     present=inp.present, rebuild=inp.options.rebuild_sheet)
-    found = recognise_renamed(sheet, view.owner)
-    merged, owners = merge_owner_values(inp.table, sheet, view.owner)
+    done = categorized(inp.table, inp.rules, inp.now.date(), sheet=sheet, saved=view.owner)
+    outcome, owners, found = done.outcome, done.owners, done.renamed
     # an alias lives while the owner's header is where our column is; back under its own header, it goes
     owners.aliases = {name: alias for name, alias in {**view.aliases, **found}.items()
                       if name in sheet.positions
                       and header_key(sheet.header[sheet.positions[name]]) == header_key(alias)}
-    ids = merged.frame["id"].fillna("").astype(str)
-    outcome = categorize(merged, inp.rules, inp.now.date()).frame
     summary = Summary(clients=len(outcome), dry_run=dry_run, sheet=inp.where)
     summary.categories = _counts(outcome, inp.rules)
-    summary.sheet_problems = [str(p) for p in sheet.problems]
+    summary.sheet_problems = [str(p) for p in sheet.problems] + [str(s) for s in done.skipped]
     summary.duplicate_ids = sorted(sheet.duplicates)
     summary.notices = owner_notices(owners, found, cfg.clients_tab)
-    dupes = ids[ids.duplicated(keep="first") | ids.eq("")]
-    for label in dupes.index:
-        summary.sheet_problems.append(f"CRM client {ids[label]!r} ({outcome.at[label, 'name']}):"
-                                      " blank or duplicate id in the CRM; skipped")
-    outcome = outcome.loc[~ids.duplicated(keep="first") & ids.ne("")]
     changes = _category_changes(inp.now, outcome, view.last)
     summary.changes = [{"id": c.client_id, "name": c.name, "from": c.from_cat, "to": c.to_cat,
                         "source": c.source, "reason": c.reason} for c in changes]

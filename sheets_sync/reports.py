@@ -274,6 +274,32 @@ def capacity(outcome: pd.DataFrame, rules: RuleSet, slots: int) -> Capacity:
     return Capacity(slots, frame.iloc[:slots].reset_index(drop=True), frame.iloc[slots:].reset_index(drop=True))
 
 
+def review_config(config_path: Path | None, since: date | None = None, out: Path | None = None,
+                  *, raw_csv: bool = False) -> tuple[Review, list[Path]]:
+    """``sheets-sync report review``: the review of the client table as a sync would see it
+    (:func:`sheets_sync.sync.current`) and the state store's history; with ``out``, also
+    written there (the files written are returned). Nothing else is written."""
+    from .outputs import refuse_own_files
+    from .session import open_session
+    from .sync import current_outcome
+
+    if out is not None:
+        refuse_own_files(out, config_path)
+    with open_session(config_path) as ctx:
+        rev = review(current_outcome(ctx), ctx.state.history(), ctx.rules, ctx.now.date(), since)
+    return rev, (write_review(rev, out, ctx.rules, raw_csv=raw_csv) if out is not None else [])
+
+
+def capacity_config(config_path: Path | None, slots: int) -> Capacity:
+    """``sheets-sync report capacity``: :func:`capacity` of the client table as a sync would
+    see it (:func:`sheets_sync.sync.current`)."""
+    from .session import open_session
+    from .sync import current_outcome
+
+    with open_session(config_path) as ctx:
+        return capacity(current_outcome(ctx), ctx.rules, slots)
+
+
 def _category_rank(rules: RuleSet) -> dict[str, int]:
     """Good categories first in the rules' order, then the E family (worst last), then unqualified."""
     codes = rules.codes

@@ -11,24 +11,17 @@ state is saved only when the step succeeded.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from filelock import FileLock, Timeout
 
-from .categorize import categorize
 from .checkpoints import checkpoint
-from .config import Config
-from .crm import CrmAdapter, open_crm
-from .errors import ConcurrentEditError, LockedError, SheetLockedError, ShrinkError, UncertainWriteError
+from .errors import ConcurrentEditError, SheetLockedError, ShrinkError, UncertainWriteError
 from .layout import HISTORY_HEADER, ClientsGrid, build_layout, read_clients, same
 from .live import LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
-from .owners import merge_owner_values, recognise_renamed
+from .outcome import Categorized, categorized, client_table
 from .parsing import id_text, serial_datetime
 from .plan import (
     Inputs,
@@ -41,31 +34,14 @@ from .plan import (
     sheet_columns,
 )
 from .reports import summary_rows
-from .rules import RuleSet, load_rules
-from .sheets import SheetBackend, open_sheet
+from .session import Context, locked, now, open_context, open_session
 from .sheets.base import ColumnSpec, TabWrite, WriteBatch
 from .sheets.guard import header_text
-from .state import StateStore
-from .table import ClientTable, Kind, build_table, require_columns
+from .table import ClientTable, Kind
 
-Clock = Callable[[], datetime]
 SUMMARY_TAB = "Summary"
 CONCURRENT_RETRIES = 3
 MIN_GONE = 5  # fewer clients gone never count as a shrink, except all of them
-
-
-@dataclass
-class Context:
-    config: Config
-    rules: RuleSet
-    crm: CrmAdapter
-    sheet: SheetBackend
-    state: StateStore
-    now: datetime
-    progress: Any = None
-    options: SyncOptions = field(default_factory=SyncOptions)
-    #: state-store values to save once the sheet is written
-    state_after_write: dict[str, str] = field(default_factory=dict)
 
 
 def _step(ctx: Context, name: str) -> None:
@@ -74,75 +50,32 @@ def _step(ctx: Context, name: str) -> None:
         ctx.progress.update(1)
 
 
-def open_context(config: Config, clock: Clock | None = None, options: SyncOptions | None = None,
-                 read_only: bool = False) -> Context:
-    """Load the rules first (a broken rules file fails before any data is touched)."""
-    from .config import check_fields
-
-    rules = load_rules(config.rules_path)
-    check_fields(config, rules.columns)
-    started = (clock or now)()
-    return Context(config, rules, open_crm(config.crm), open_sheet(config.sheet),
-                   StateStore(config.state_path, read_only), started, options=options or SyncOptions())
-
-
-def now() -> datetime:
-    """The current time; ``SHEETS_SYNC_NOW`` (ISO 8601) fixes it, for tests and replays."""
-    from .config import fixed_now
-
-    return fixed_now() or datetime.now().replace(microsecond=0)
-
-
-_now = now  # the name the export module imports
-
-
 def read_crm(ctx: Context) -> tuple[ClientTable, pd.DataFrame]:
     raw = ctx.crm.fetch()
     checkpoint("crm-read")
-    mapping = dict(ctx.config.fields)
-    table = build_table(raw, mapping, ctx.config.parsing, extra=ctx.rules.columns)
-    require_columns(table, ctx.rules.required, raw.columns, f"The CRM ({ctx.config.crm.kind}) data")
+    table = client_table(raw, ctx.config.fields, ctx.config.parsing, ctx.rules,
+                         f"The CRM ({ctx.config.crm.kind}) data")
     return table, raw
 
 
-def sync_lock(config: Config, wait: float = 0.0) -> FileLock:
-    """The lock that keeps a second sync of the same config from running beside the first.
-
-    It is an OS-level lock (filelock), so a lock left by a killed process is released by the
-    OS and never blocks forever."""
-    return FileLock(str(config.state_path) + ".lock", timeout=wait)
-
-
-@contextmanager
-def locked(config: Config, wait: float = 0.0) -> Iterator[None]:
-    from .paths import path_error
-
-    lock = sync_lock(config, wait)
-    try:
-        lock.acquire()
-    except Timeout:  # (a subclass of OSError: first)
-        raise LockedError(f"Another sync of {config.path.name} is running (lock "
-                          f"{lock.lock_file}); waited {wait:g} s. Try again later, or pass "
-                          "--wait SECONDS.") from None
-    except OSError as exc:
-        raise path_error(lock.lock_file, exc, "the lock file (beside the state file)") from exc
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def current_outcome(ctx: Context) -> pd.DataFrame:
+def current(ctx: Context, *, progress: Any = None) -> tuple[Categorized, pd.DataFrame]:
     """The categorized client table as a sync would see it (CRM + the sheet's owner columns,
-    or the ones the state store kept where the sheet lost them), without writing anything."""
+    or the ones the state store kept where the sheet lost them), and the CRM's raw table,
+    without writing anything. ``progress`` gets a step for the CRM and one for the sheet."""
+    ctx.progress = progress
+    _step(ctx, "reading the CRM")
     table, raw = read_crm(ctx)
     columns = sheet_columns(ctx.config, ctx.rules, raw)
+    _step(ctx, "reading the sheet")
     grid = ctx.sheet.read([ctx.config.sheet.clients_tab])[ctx.config.sheet.clients_tab]
     view = StateView.load(ctx.state)
     sheet = read_clients(grid, columns, view.aliases)
-    recognise_renamed(sheet, view.owner)
-    merged, _ = merge_owner_values(table, sheet, view.owner)
-    return categorize(merged, ctx.rules, ctx.now.date()).frame
+    return categorized(table, ctx.rules, ctx.now.date(), sheet=sheet, saved=view.owner), raw
+
+
+def current_outcome(ctx: Context) -> pd.DataFrame:
+    """The categorized table of :func:`current` (one row per client id)."""
+    return current(ctx)[0].outcome
 
 
 def run_sync(ctx: Context, *, dry_run: bool = False, progress: Any = None) -> Summary:
@@ -295,12 +228,6 @@ def _write_crm(ctx: Context, changes: dict[str, str], now_text: str) -> tuple[li
     return list(result.written), rejected
 
 
-def merge_owner_columns(table: ClientTable, sheet: ClientsGrid) -> ClientTable:
-    """The CRM table with the owner columns (manual category, notes) as the sheet holds them;
-    a client not in the sheet yet keeps the CRM's values (see :mod:`sheets_sync.owners`)."""
-    return merge_owner_values(table, sheet)[0]
-
-
 def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str,
                  edits: list[dict[str, Any]] | None = None) -> TabWrite | None:
     """New History rows: category changes, and owner edits of CRM columns that the CRM's value
@@ -397,4 +324,22 @@ def replace_tab(tab: str, grid: Any, rows: list[list[Any]]) -> TabWrite | None:
     return tw if (tw.updates or tw.appends) else None
 
 
-__all__ = ["Context", "Kind", "Summary", "SyncOptions", "open_context", "run_sync", "sheet_columns"]
+def sync_config(config: Any = None, *, dry_run: bool = False, wait: float = 0.0,
+                options: SyncOptions | None = None, progress: Any = None) -> Summary:
+    """``sheets-sync sync``: one pass over the config at ``config`` (a path, ``None`` for
+    ./sheets-sync.toml, or a loaded config), holding the sync lock (a dry run takes no lock and
+    writes nothing, not even the lock or state file: it plans on a copy of the state), with a
+    line in the ``[log]`` file when it starts and ends."""
+    from .logs import log
+
+    with open_session(config, lock=not dry_run, wait=wait, read_only=dry_run, log="sync",
+                      note=" (dry run)" if dry_run else "", options=options) as ctx:
+        summary = run_sync(ctx, dry_run=dry_run, progress=progress)
+        log.info("sync done, exit %d: %s", int(summary.exit_code), summary.to_text().replace("\n", " | "))
+        for item in summary.crm_rejected:
+            log.warning("CRM rejected client %s -> %s: %s", item["id"], item["category"], item["message"])
+    return summary
+
+
+__all__ = ["Context", "Kind", "Summary", "SyncOptions", "current", "current_outcome", "locked", "now",
+           "open_context", "open_session", "run_sync", "sheet_columns", "sync_config"]
