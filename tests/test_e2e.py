@@ -235,7 +235,7 @@ def test_help_lists_exit_codes(cli: Callable[..., str]) -> None:
 
 def test_second_sync_is_locked_out(cli: Callable[..., str], demo: Path) -> None:
     from sheets_sync.config import load_config
-    from sheets_sync.sync import sync_lock
+    from sheets_sync.session import sync_lock
 
     config = demo / "sheets-sync.toml"
     with sync_lock(load_config(config)):
