@@ -11,7 +11,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +23,6 @@ from .parsing import HARD_MAX_YEAR, HARD_MIN_YEAR, MAX_YEAR, MIN_YEAR, DateOrder
 from .table import COLUMNS, ParseOptions, header_key
 
 DEFAULT_NAME = "sheets-sync.toml"
-_TOP = {"rules", "state", "crm", "sheet", "fields", "parsing", "log", "sync"}
 _SHEET = {"workbook", "google", "clients_tab", "history_tab", "headers", "credentials",
           "credentials_env", "endpoint", "live_formulas", "requests_per_minute", "retry_budget",
           "retry_base_delay", "timeout"}
@@ -142,30 +141,40 @@ def load_config(path: str | Path | None = None) -> Config:
     return parse_config(data, path)
 
 
+@dataclass(frozen=True)
+class Table:
+    """One ``[table]`` of the config: the keys it may hold (``None``: any, checked by whoever
+    reads them) and the function that validates it into its settings, given the table, the
+    file's folder, the file's name and the tables parsed before it."""
+
+    keys: frozenset[str] | None
+    parse: Callable[[Mapping[str, Any], Path, str, Mapping[str, Any]], Any]
+
+
+def check_keys(table: Mapping[str, Any], known: Iterable[str], section: str = "", *,
+               file: str = "", context: str = "") -> None:
+    """The one unknown-key check of the config (the CRM adapters' own ``[crm]`` keys too):
+    ``file: [section] unknown key 'x' <context> (did you mean 'y'?). Known keys: ...``."""
+    known = set(known)
+    unknown = sorted(set(table) - known, key=str)
+    if unknown:
+        where = (f"{file}: " if file else "") + (f"[{section}] " if section else "")
+        raise ConfigError(f"{where}unknown key {unknown[0]!r}{context}{did_you_mean(unknown[0], known)}. "
+                          f"Known keys: {', '.join(sorted(known))}.")
+
+
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
+    """Validate the TOML ``data`` of the config file at ``path``: each table of :data:`TABLES`
+    in turn, then the paths of the rules and state files."""
     name = path.name
-    _no_unknown(data, _TOP, name, "")
+    check_keys(data, TOP_KEYS | set(TABLES), file=name)
     base = path.parent
-    fields = _table(data, "fields", name)
-    for canonical, field_name in fields.items():
-        if not isinstance(field_name, str) or not field_name.strip():
-            raise ConfigError(f"{name} [fields] {canonical}: give the CRM field name as text, "
-                              f"e.g. {canonical} = \"{canonical}\"")
-        _field_key(canonical, field_name, name)
-    crm_table = dict(_table(data, "crm", name))
-    _crm_types(crm_table, name)
-    if "kind" not in crm_table:
-        raise ConfigError(f"{name} [crm]: set kind, e.g. kind = \"sqlite\"")
-    crm = CrmSettings(
-        kind=str(crm_table.pop("kind")),
-        options=crm_table,
-        base_dir=base,
-        id_field=str(fields.get("id", "id")),
-        category_field=str(crm_table.get("category_field", "category")),
-        fields=tuple(dict.fromkeys(str(v) for v in fields.values())),
-    )
-    sheet = _sheet(_table(data, "sheet", name), base, name)
-    parsing = _parsing(_table(data, "parsing", name), name)
+    parsed: dict[str, Any] = {}
+    for key, spec in TABLES.items():
+        table = _table(data, key, name)
+        if spec.keys is not None:
+            check_keys(table, spec.keys, key, file=name)
+        parsed[key] = spec.parse(table, base, name, parsed)
     rules = _path(data.get("rules", "rules.py"), base, name, "rules")
     state = _path(data.get("state", path.stem + ".state.sqlite"), base, name, "state")
     for key, file in (("rules", rules), ("state", state)):
@@ -174,16 +183,33 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     if lock.is_dir():
         raise ConfigError(f"{name}: {lock} (the sync's lock file, beside the state file) is a "
                           "folder; move it away, or set state = \"...\" to another path")
-    return Config(path, rules, state, crm, sheet, dict(fields), parsing, _log(_table(data, "log", name), base, name),
-                  _sync(_table(data, "sync", name), name))
+    return Config(path, rules, state, parsed["crm"], parsed["sheet"], parsed["fields"], parsed["parsing"],
+                  parsed["log"], parsed["sync"])
 
 
-def _no_unknown(data: Mapping[str, Any], known: set[str], name: str, section: str) -> None:
-    unknown = sorted(set(data) - known)
-    if unknown:
-        where = f"[{section}] " if section else ""
-        raise ConfigError(f"{name}: unknown key {where}{unknown[0]!r}{did_you_mean(unknown[0], known)}. "
-                          f"Known keys: {', '.join(sorted(known))}.")
+def _fields(fields: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str, Any]) -> dict[str, str]:
+    for canonical, field_name in fields.items():
+        if not isinstance(field_name, str) or not field_name.strip():
+            raise ConfigError(f"{name} [fields] {canonical}: give the CRM field name as text, "
+                              f"e.g. {canonical} = \"{canonical}\"")
+        _field_key(canonical, field_name, name)
+    return dict(fields)
+
+
+def _crm(table: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str, Any]) -> CrmSettings:
+    crm_table = dict(table)
+    _crm_types(crm_table, name)
+    if "kind" not in crm_table:
+        raise ConfigError(f"{name} [crm]: set kind, e.g. kind = \"sqlite\"")
+    fields = parsed["fields"]
+    return CrmSettings(
+        kind=str(crm_table.pop("kind")),
+        options=crm_table,
+        base_dir=base,
+        id_field=str(fields.get("id", "id")),
+        category_field=str(crm_table.get("category_field", "category")),
+        fields=tuple(dict.fromkeys(str(v) for v in fields.values())),
+    )
 
 
 def did_you_mean(word: str, known: Any) -> str:
@@ -251,8 +277,7 @@ def _path(value: Any, base: Path, name: str, key: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
-def _sheet(table: Mapping[str, Any], base: Path, name: str) -> SheetSettings:
-    _no_unknown(table, _SHEET, name, "sheet")
+def _sheet(table: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str, Any]) -> SheetSettings:
     if "workbook" in table and "google" in table:
         raise ConfigError(f"{name} [sheet]: set either workbook or google, not both")
     for key in _SHEET_TEXT:
@@ -343,8 +368,7 @@ def _headers(headers: Any, name: str) -> dict[str, str]:
     return out
 
 
-def _sync(table: Mapping[str, Any], name: str) -> SyncSettings:
-    _no_unknown(table, {"max_gone", "max_gone_share"}, name, "sync")
+def _sync(table: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str, Any]) -> SyncSettings:
     gone, share = table.get("max_gone", 50), table.get("max_gone_share", 0.10)
     if isinstance(gone, bool) or not isinstance(gone, int) or gone < 0:
         raise ConfigError(f"{name} [sync] max_gone must be a whole number without quotes, e.g. "
@@ -355,8 +379,7 @@ def _sync(table: Mapping[str, Any], name: str) -> SyncSettings:
     return SyncSettings(gone, float(share))
 
 
-def _log(table: Mapping[str, Any], base: Path, name: str) -> LogSettings:
-    _no_unknown(table, {"file", "max_bytes", "backups", "level"}, name, "log")
+def _log(table: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str, Any]) -> LogSettings:
     level = str(table.get("level", "INFO")).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{name} [log] level must be debug, info, warning or error, not {level.lower()!r}")
@@ -371,8 +394,7 @@ def _log(table: Mapping[str, Any], base: Path, name: str) -> LogSettings:
     return LogSettings(file, max_bytes, backups, level)
 
 
-def _parsing(table: Mapping[str, Any], name: str) -> ParseOptions:
-    _no_unknown(table, {"decimal", "dates", "min_year", "max_year"}, name, "parsing")
+def _parsing(table: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str, Any]) -> ParseOptions:
     years = []
     for key, default in (("min_year", MIN_YEAR), ("max_year", MAX_YEAR)):
         value = table.get(key, default)
@@ -395,3 +417,18 @@ def _parsing(table: Mapping[str, Any], name: str) -> ParseOptions:
         raise ConfigError(f"{name} [parsing] dates must be \"dmy\" (23/11/2026) or \"mdy\" "
                           f"(11/23/2026), not {dates!r}") from None
     return ParseOptions(None if decimal == "auto" else decimal, order, (years[0], years[1]))
+
+
+#: The config's top-level keys besides its tables.
+TOP_KEYS = frozenset({"rules", "state"})
+#: The config's tables, validated in this order (a later one may read an earlier one's
+#: settings: [crm] takes the id field from [fields]). A new table is one entry here and a
+#: field of :class:`Config`.
+TABLES: dict[str, Table] = {
+    "fields": Table(None, _fields),  # keys: our columns, checked by _field_key and check_fields
+    "crm": Table(None, _crm),  # keys: the adapter's, checked by the adapter (check_keys)
+    "sheet": Table(frozenset(_SHEET), _sheet),
+    "parsing": Table(frozenset({"decimal", "dates", "min_year", "max_year"}), _parsing),
+    "log": Table(frozenset({"file", "max_bytes", "backups", "level"}), _log),
+    "sync": Table(frozenset({"max_gone", "max_gone_share"}), _sync),
+}

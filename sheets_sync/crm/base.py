@@ -42,14 +42,11 @@ class CrmSettings:
 
 
 def check_keys(options: Mapping[str, Any], known: Iterable[str], kind: str) -> None:
-    """Refuse a ``[crm]`` key the adapter of ``kind`` does not know, naming the known ones."""
-    known = set(known)
-    unknown = sorted(set(options) - known)
-    if unknown:
-        from ..errors import ConfigError
+    """Refuse a ``[crm]`` key the adapter of ``kind`` does not know, naming the known ones
+    (:func:`sheets_sync.config.check_keys`, the config's one unknown-key check)."""
+    from ..config import check_keys as check
 
-        raise ConfigError(f"[crm] unknown key {unknown[0]!r} for kind = {kind!r}. Known: "
-                          f"{', '.join(sorted(known))}.")
+    check(options, known, "crm", context=f" for kind = {kind!r}")
 
 
 @dataclass
