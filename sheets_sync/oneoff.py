@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,6 +13,7 @@ from .errors import InputError
 from .outcome import Skipped, categorized, client_table
 from .rules import RuleSet, load_rules
 from .table import ParseOptions, clean_text
+from .tablefile import read_table
 
 OUTPUT_COLUMNS = ["category", "reason", "stage", "problems"]
 
@@ -35,72 +34,21 @@ class FileResult:
         return text
 
 
-def read_table_file(path: Path) -> pd.DataFrame:
-    """A CSV (any common encoding and separator) or XLSX file, every value as written."""
-    if not path.is_file():
+def read_table_file(path: Path) -> tuple[pd.DataFrame, list[int]]:
+    """A CSV (any common encoding and separator) or XLSX file, every value as written (see
+    :mod:`sheets_sync.tablefile`), and the file's row number of each row. The header is kept as
+    written: two columns named alike stay two (a table built from them says which are the same),
+    not ``revenue`` and ``revenue.1``; a blank header cell is ``Unnamed: N``."""
+    if not path.exists():
         raise InputError(f"Input file {path} does not exist.")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        try:
-            grid = pd.read_excel(path, dtype=object, engine="openpyxl", header=None)
-        except Exception as exc:  # openpyxl raises many kinds for a broken file
-            raise InputError(f"{path}: cannot read as .xlsx: {exc}") from exc
-        if grid.empty:
-            raise InputError(f"{path}: the first sheet is empty; put the clients on it, with a "
-                             "header row.")
-        return _with_header(grid)
-    if suffix not in (".csv", ".txt", ".tsv"):
-        raise InputError(f"{path}: use a .csv or .xlsx file (got {suffix or 'no extension'}).")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        from .paths import path_error
-
-        raise path_error(path, exc, "the input file") from exc
-    text = decode(data, path)
-    if not text.strip():
-        raise InputError(f"{path}: the file is empty; export the clients again, with a header "
-                         "row (id, name, revenue, costs, ...) and one row per client.")
-    try:
-        dialect = csv.Sniffer().sniff(text[:20000], delimiters=";,\t|")
-        sep = dialect.delimiter
-    except csv.Error:
-        sep = ","
-    try:
-        grid = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                           header=None)
-    except pd.errors.EmptyDataError:
+    found = read_table(path)
+    header = [h or f"Unnamed: {i}" for i, h in enumerate(found.header)]
+    if not header:
         raise InputError(f"{path}: the file has no columns; export the clients again, with a "
-                         "header row.") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: cannot read as CSV with separator {sep!r}: {exc}") from exc
-    return _with_header(grid)
-
-
-def _with_header(grid: pd.DataFrame) -> pd.DataFrame:
-    """The first row as the header, kept as written: two columns named alike stay two (a
-    table built from them says which are the same), not ``revenue`` and ``revenue.1``."""
-    header = ["" if pd.isna(h) else str(h).strip() for h in grid.iloc[0]] if len(grid) else []
-    header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
-    body = grid.iloc[1:].reset_index(drop=True)
-    body.columns = header
-    return body
-
-
-def decode(data: bytes, path: Path) -> str:
-    """Text of a file in UTF-8 (with or without BOM), else the detected encoding (cp1251...)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise InputError(f"{path}: cannot tell the text encoding; save it as UTF-8.")
-    return str(best)
+                         "header row.")
+    frame = pd.DataFrame(found.rows, columns=range(len(header)), dtype=object)
+    frame.columns = header
+    return frame, found.row_numbers
 
 
 def categorize_file(input_path: Path, output: Path, *, config_path: Path | None = None,
@@ -126,15 +74,15 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
         from .rules import parse_rules
 
         rules = parse_rules(default_rules_text(), "default rules")
-    raw = read_table_file(input_path)
+    raw, lines = read_table_file(input_path)
     table = client_table(raw, mapping, options, rules, str(input_path))
     if "id" not in table.source_columns:
-        table.frame["id"] = [str(i + 2) for i in range(len(raw))]  # the spreadsheet row
+        table.frame["id"] = [str(n) for n in lines]  # the row of the file
     done = categorized(table, rules, today or date.today())
     outcome = done.outcome.reindex(table.frame.index)
     for item in done.skipped:  # every input row is in the output: these say why they have no category
         outcome.loc[item.label, ["category", "reason", "stage"]] = [UNQUALIFIED, "", ""]
-        outcome.loc[item.label, "problems"] = _skipped_text(item, table.frame.index)
+        outcome.loc[item.label, "problems"] = _skipped_text(item, lines)
     result, renamed = _keep_input_columns(clean_text(raw, {}))  # as the table has them
     for column in OUTPUT_COLUMNS:
         result[column] = outcome[column].astype(object).where(outcome[column].notna(), "")
@@ -145,12 +93,11 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
                       {c: int(counts[c]) for c in order if c in counts.index}, renamed)
 
 
-def _skipped_text(item: Skipped, index: pd.Index) -> str:
-    """Why a row of the input file got no category (rows counted as in a spreadsheet)."""
+def _skipped_text(item: Skipped, lines: list[int]) -> str:
+    """Why a row of the input file got no category (``lines``: the file's row of each row)."""
     if not item.id:
         return "id: blank; give the client its CRM id"
-    row = index.get_loc(item.first) + 2
-    return f"id {item.id!r}: also in row {row}, which is categorized; remove one of them"
+    return f"id {item.id!r}: also in row {lines[item.first]}, which is categorized; remove one of them"
 
 
 def _keep_input_columns(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

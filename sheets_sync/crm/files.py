@@ -24,7 +24,6 @@ import csv
 import io
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,62 +31,11 @@ import pandas as pd
 
 from ..errors import ConfigError, InputError
 from ..parsing import id_text
+from ..tablefile import BOM, CSV_SUFFIXES, XLSX_SUFFIXES, CsvFormat, read_table
+from ..tablefile import separator_name as _name
 from .base import CheckItem, CrmSettings, WriteResult, check_keys
 
 KNOWN_KEYS = {"path", "output", "encoding", "delimiter", "sheet", "category_field"}
-CSV_SUFFIXES = (".csv", ".txt", ".tsv")
-XLSX_SUFFIXES = (".xlsx", ".xlsm")
-BOM = b"\xef\xbb\xbf"
-
-
-@dataclass(frozen=True)
-class CsvFormat:
-    """How a CSV file is written, so the import file is written the same way."""
-
-    encoding: str
-    bom: bool
-    delimiter: str
-    quoting: int
-    lineterminator: str
-
-
-def detect_encoding(data: bytes) -> tuple[str, bool]:
-    """(encoding, has a UTF-8 byte-order mark): UTF-8 when it decodes as such, else what
-    charset-normalizer finds most likely."""
-    if data.startswith(BOM):
-        return "utf-8", True
-    try:
-        data.decode("utf-8")
-        return "utf-8", False
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise InputError("cannot tell the text encoding; set [crm] encoding (e.g. \"cp1251\") "
-                         "or save the export as UTF-8")
-    return best.encoding, False
-
-
-def detect_format(text: str, delimiter: str | None) -> tuple[str, int, str]:
-    """(delimiter, quoting, line terminator) of CSV ``text``."""
-    sample = text[:65536]
-    line_end = "\r\n" if "\r\n" in sample else "\r" if "\r" in sample and "\n" not in sample \
-        else "\n"
-    if delimiter is None:
-        try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=";,\t|").delimiter
-        except csv.Error:
-            first = sample.split(line_end, 1)[0]
-            delimiter = max(";,\t|", key=first.count) if any(c in first for c in ";,\t|") \
-                else ","
-    first = sample.split(line_end, 1)[0]
-    fields = first.split(delimiter) if first else []
-    quoting = csv.QUOTE_ALL if fields and all(
-        f.startswith('"') and f.endswith('"') and len(f) > 1 for f in fields) \
-        else csv.QUOTE_MINIMAL
-    return delimiter, quoting, line_end
 
 
 class FileCrm:
@@ -143,10 +91,15 @@ class FileCrm:
         if not self.path.is_file():
             raise InputError(f"{self.path}: the CRM export does not exist. Export the clients "
                              "from the CRM, or fix [crm] path in the config.")
-        if self.suffix in XLSX_SUFFIXES:
-            self._load_xlsx()
-        else:
-            self._load_csv()
+        id_field = self.settings.id_field
+        found = read_table(
+            self.path, encoding=self.encoding, delimiter=self.delimiter, sheet=self.sheet,
+            is_header=lambda values: id_field in [str(v).strip() for v in values if v is not None],
+            no_header=f"no row names the id column {id_field!r}; export the clients with a header "
+                      "row, or map the id in [fields] id = \"...\"",
+            settings="[crm]")
+        self.header, self.rows, self.row_numbers = found.header, found.rows, found.row_numbers
+        self.header_row, self.format = found.header_row, found.format
         seen: set[str] = set()
         for name in self.header:
             if name in seen:
@@ -154,80 +107,6 @@ class FileCrm:
                                  " rename one of them")
             seen.add(name)
         self._loaded = True
-
-    def _load_csv(self) -> None:
-        data = self.path.read_bytes()
-        if self.encoding:
-            encoding, bom = self.encoding, data.startswith(BOM)
-            if bom and encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
-                encoding = "utf-8"
-        else:
-            try:
-                encoding, bom = detect_encoding(data)
-            except InputError as exc:
-                raise InputError(f"{self.path}: {exc}") from None
-        body = data[len(BOM):] if bom else data
-        try:
-            text = body.decode(encoding)
-        except UnicodeDecodeError as exc:
-            line = body[:exc.start].count(b"\n") + 1
-            raise InputError(f"{self.path}: line {line}: byte 0x{body[exc.start]:02x} cannot be "
-                             f"read as {encoding}; set [crm] encoding to the export's encoding"
-                             ) from None
-        delimiter, quoting, line_end = detect_format(text, self.delimiter)
-        self.format = CsvFormat(encoding, bom, delimiter, quoting, line_end)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-        rows: list[list[Any]] = []
-        try:
-            header = next(reader, None)
-            if not header or not any(h.strip() for h in header):
-                raise InputError(f"{self.path}: line 1: the header row is empty; the first line "
-                                 "must name the columns")
-            for row in reader:
-                if not row or not any(v.strip() for v in row):
-                    continue
-                if len(row) > len(header):
-                    raise InputError(
-                        f"{self.path}: line {reader.line_num}: {len(row)} values, but the "
-                        f"header has {len(header)} columns (a {_name(delimiter)} inside a value "
-                        "without quotes?)")
-                rows.append(row + [""] * (len(header) - len(row)))
-        except csv.Error as exc:
-            raise InputError(f"{self.path}: line {reader.line_num}: {exc}") from None
-        self.header, self.rows = [h.strip() for h in header], rows
-
-    def _load_xlsx(self) -> None:
-        import openpyxl
-
-        try:
-            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a broken file
-            raise InputError(f"{self.path}: cannot read as .xlsx: {exc}") from exc
-        try:
-            if self.sheet is not None and self.sheet not in book.sheetnames:
-                raise InputError(f"{self.path}: no sheet {self.sheet!r} (sheets: "
-                                 f"{', '.join(book.sheetnames)}); fix [crm] sheet")
-            ws = book[self.sheet] if self.sheet else book.worksheets[0]
-            header: list[str] | None = None
-            for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-                if header is None:  # the header: the first row naming the id column
-                    if self.settings.id_field in [str(v).strip() for v in values if v is not None]:
-                        header = ["" if v is None else str(v).strip() for v in values]
-                        while header and not header[-1]:
-                            header.pop()
-                        self.header_row = number
-                    continue
-                row = list(values[:len(header)]) + [None] * (len(header) - len(values))
-                if any(v is not None and str(v).strip() for v in row):
-                    self.rows.append(row)
-                    self.row_numbers.append(number)
-        finally:
-            book.close()
-        if header is None:
-            raise InputError(f"{self.path}: no row names the id column "
-                             f"{self.settings.id_field!r}; export the clients with a header row, "
-                             "or map the id in [fields] id = \"...\"")
-        self.header = header
 
     def fetch(self) -> pd.DataFrame:
         self.rows, self.row_numbers = [], []
@@ -343,9 +222,3 @@ class FileCrm:
 def _resolve(value: object, base: Path) -> Path:
     p = Path(str(value)).expanduser()
     return p if p.is_absolute() else base / p
-
-
-def _name(delimiter: str) -> str:
-    return {"\t": "tab", ";": "';'", ",": "','", "|": "'|'"}.get(delimiter, repr(delimiter))
-
-

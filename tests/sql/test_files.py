@@ -138,7 +138,7 @@ def test_xlsx_export_keeps_its_workbook(cli: Callable[..., str], tmp_path: Path)
     (b'id,name\n1,"abc"x\n', {}, "line 2: ',' expected after '\"'"),
     ("id;name\n1;Ромашка\n2;Вектор\n".encode("cp1251"), {"encoding": "utf-8"},
      "line 2: byte 0xd0 cannot be read as utf-8; set [crm] encoding"),
-    (b"\n", {}, "line 1: the header row is empty"),
+    (b"\n", {}, "the file is empty"),
 ])
 def test_unreadable_export_names_the_line_and_the_reason(tmp_path: Path, content: bytes,
                                                          extra: dict, message: str) -> None:
