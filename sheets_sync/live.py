@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gspread.utils import rowcol_to_a1
+from openpyxl.utils import get_column_letter
 
 from .errors import ConfigError, RulesError
 from .rules.expr import Type
@@ -75,7 +75,7 @@ def compile_live(rules: RuleSet, positions: dict[str, int], legend_start: int, a
     summing the Pareto share over rows 2..``last_row``; the Legend gets the named cells from row
     ``legend_start`` (0-based) on."""
     def letter(col: int) -> str:
-        return rowcol_to_a1(1, col + 1)[:-1]
+        return get_column_letter(col + 1)
 
     # the value columns first; a formula column then takes its plain name (live_profit -> profit)
     letters = {name: letter(col) for name, col in positions.items() if not name.startswith(PREFIX)}
