@@ -48,6 +48,7 @@ from .rules.formula import (
     defined_names,
 )
 from .rules.loader import RuleSet
+from .serials import serial_days, to_serial
 from .table import ALIASES, COLUMNS, Kind, Problem, header_key
 from .xlsx_template import (
     HEADER_NAME,
@@ -65,7 +66,6 @@ from .xlsx_template import (
 
 LIVE_PARETO_LIMIT = 10_000  # auto: a live Pareto share up to this many clients
 CHUNK = 4096
-EPOCH = np.datetime64("1899-12-30")
 
 #: our columns in the order they are added after a template's own, with their kinds
 ORDER = ["id", "name", "category", "live_category", "manual_category", "rule_category", "stage",
@@ -284,7 +284,7 @@ def _values(frame: pd.DataFrame, col: _Col, rows: slice) -> list[Any]:
         return [None] * len(range(*rows.indices(len(frame))))
     series = frame[col.name].iloc[rows]
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        days = (series.to_numpy(dtype="datetime64[ns]") - EPOCH) / np.timedelta64(1, "D")
+        days = serial_days(series.to_numpy(dtype="datetime64[ns]"))
         return [None if d != d else float(d) for d in days.tolist()]
     if pd.api.types.is_bool_dtype(series.dtype):
         return [None if v is pd.NA else bool(v) for v in series.astype(object).tolist()]
@@ -476,7 +476,7 @@ def _legend_xml(book: _Template, sheet: _Sheet, rows: list[list[Any]], styles: _
             s = style.get(c, {}).get("s", "")
             s = f' s="{s}"' if s else ""
             if isinstance(v, date):
-                cells.append(f'<c r="{ref}"{date_xf}><v>{(v - date(1899, 12, 30)).days}</v></c>')
+                cells.append(f'<c r="{ref}"{date_xf}><v>{_num(float(to_serial(v)))}</v></c>')
             elif isinstance(v, int | float) and not isinstance(v, bool):
                 cells.append(f'<c r="{ref}"{s}><v>{_num(float(v))}</v></c>')
             else:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .parsing import id_text, serial_datetime
+from .parsing import id_text
 from .rules.expr import to_text
 from .rules.loader import RuleSet
 from .sheets.base import ColumnSpec, Grid, Layout
@@ -202,16 +202,7 @@ def same(a: Any, b: Any) -> bool:
     a, b = _norm(a), _norm(b)
     if isinstance(a, float) and isinstance(b, float):
         return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-    if isinstance(a, date) and isinstance(b, float):  # a Google serial number and its date
-        return a == _serial_date(b)
-    if isinstance(b, date) and isinstance(a, float):
-        return b == _serial_date(a)
     return a == b
-
-
-def _serial_date(v: float) -> date | None:
-    moment = serial_datetime(v) if v.is_integer() else None
-    return moment.date() if moment else None
 
 
 def _norm(v: Any) -> Any:

@@ -28,6 +28,8 @@ from .rules.loader import RuleSet
 from .sheets.base import ColumnSpec
 
 PREFIX = "live_"
+#: the Legend row of the day the metrics count to (the date is in the cell right of it)
+AS_OF_LABEL = "as_of (the metrics count to this day)"
 _KINDS = {Type.NUMBER: "number", Type.TEXT: "text", Type.BOOL: "bool", Type.DATE: "date"}
 
 
@@ -99,7 +101,7 @@ def compile_live(rules: RuleSet, positions: dict[str, int], legend_start: int, a
         cells[names[threshold]] = (legend_start + len(rows), 1)
         rows.append([threshold, value, names[threshold]])
     cells[names[AS_OF_NAME]] = (legend_start + len(rows), 1)
-    rows.append(["as_of (the metrics count to this day)", as_of, names[AS_OF_NAME]])
+    rows.append([AS_OF_LABEL, as_of, names[AS_OF_NAME]])
     return LiveFormulas(templates, cells, rows)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
@@ -27,8 +27,6 @@ _CURRENCY = re.compile(
 )
 _NUMBER = re.compile(r"^\d[\d.,]*$|^[.,]\d+$")
 
-EXCEL_EPOCH = date(1899, 12, 30)
-_MAX_SERIAL = 2958465  # 9999-12-31
 
 #: Dates outside these years are typos, not orders (``[parsing] min_year``/``max_year``). The
 #: hard bounds are what a pandas timestamp can hold (1677-09-21 .. 2262-04-11).
@@ -283,18 +281,13 @@ def _make_date(y: int, m: int, d: int, raw: object, kind: str) -> date:
         raise ParseError(f"{raw!r} is not a valid date{hint}") from None
 
 
-def serial_datetime(value: float) -> datetime | None:
-    """An Excel/Google serial number as the moment it stands for (to the second), or ``None``
-    when it is out of range."""
-    if not 0 <= value <= _MAX_SERIAL + 1:
-        return None
-    return datetime(1899, 12, 30) + timedelta(seconds=round(float(value) * 86400))
-
-
 def _serial(value: float, raw: object) -> date:
-    if not 1 <= value <= _MAX_SERIAL:
+    from .serials import serial_day
+
+    day = serial_day(value)
+    if day is None:
         raise ParseError(f"{raw!r} is not a date (as an Excel serial number it is out of range)")
-    return EXCEL_EPOCH + timedelta(days=int(value))
+    return day
 
 
 _TRUE = frozenset({"1", "yes", "y", "true", "да", "д", "x", "х", "✓", "✔", "+", "on"})

@@ -27,7 +27,6 @@ from .errors import ConfigError, ExitCode
 from .layout import ClientsGrid, build_layout, clients_columns, read_clients, same, snapshot_text
 from .outcome import categorized
 from .owners import Owners, check_structure
-from .parsing import ParseError, parse_date
 from .rules import RuleSet
 from .sheets.base import ColumnSpec, Grid, TabWrite, WriteBatch
 from .sheets.guard import header_text
@@ -166,16 +165,6 @@ def _with_ledger(outcome: pd.DataFrame, ledger: dict[str, dict[str, Any]]) -> pd
     return out
 
 
-def _from_sheet(value: Any, kind: str) -> Any:
-    """A sheet value as we compare it: a Google serial number in a date column is a date."""
-    if kind == "date" and isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return parse_date(value)
-        except ParseError:
-            return value
-    return value
-
-
 def sheet_columns(config: Config, rules: RuleSet, raw: pd.DataFrame) -> list[ColumnSpec]:
     """Our columns of the Clients tab for a CRM table with the columns of ``raw``."""
     mapped = resolve_mapping(raw.columns, config.fields)
@@ -300,7 +289,7 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
             want = _desired(row, spec, raw_values, when)
             have = None
             if sheet_col is not None and sheet_col < len(grid_line):
-                have = _from_sheet(grid_line[sheet_col], spec.kind)
+                have = grid_line[sheet_col]
             differs = not same(have, want)
             if spec.role == "crm":
                 new_snapshot[(cid, spec.name)] = snapshot_text(want)

@@ -19,10 +19,10 @@ import pandas as pd
 from .checkpoints import checkpoint
 from .errors import ConcurrentEditError, SheetLockedError, ShrinkError, UncertainWriteError
 from .layout import HISTORY_HEADER, ClientsGrid, build_layout, read_clients, same
-from .live import LiveFormulas, compile_live, live_columns, pareto_bound
+from .live import AS_OF_LABEL, LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
 from .outcome import Categorized, categorized, client_table
-from .parsing import id_text, serial_datetime
+from .parsing import id_text
 from .plan import (
     Inputs,
     StateView,
@@ -34,6 +34,7 @@ from .plan import (
     sheet_columns,
 )
 from .reports import summary_rows
+from .serials import DateCells
 from .session import Context, locked, now, open_context, open_session
 from .sheets.base import ColumnSpec, TabWrite, WriteBatch
 from .sheets.guard import header_text
@@ -67,8 +68,9 @@ def current(ctx: Context, *, progress: Any = None) -> tuple[Categorized, pd.Data
     table, raw = read_crm(ctx)
     columns = sheet_columns(ctx.config, ctx.rules, raw)
     _step(ctx, "reading the sheet")
-    grid = ctx.sheet.read([ctx.config.sheet.clients_tab])[ctx.config.sheet.clients_tab]
     view = StateView.load(ctx.state)
+    tab = ctx.config.sheet.clients_tab
+    grid = ctx.sheet.read([tab], dates=date_cells(ctx, columns, view.aliases))[tab]
     sheet = read_clients(grid, columns, view.aliases)
     return categorized(table, ctx.rules, ctx.now.date(), sheet=sheet, saved=view.owner), raw
 
@@ -93,6 +95,17 @@ def run_sync(ctx: Context, *, dry_run: bool = False, progress: Any = None) -> Su
             if attempt == CONCURRENT_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def date_cells(ctx: Context, columns: list[ColumnSpec], aliases: dict[str, str]) -> dict[str, DateCells]:
+    """Where our tabs hold dates, for a backend that reads them as numbers (Google): the date
+    columns of the Clients tab (by header, the name, or the header an owner renamed it to), the
+    History tab's first column, the Legend's as_of day."""
+    clients = {header: "date" for spec in columns if spec.kind == "date"
+               for header in (spec.header, spec.name, aliases.get(spec.name)) if header}
+    cfg = ctx.config.sheet
+    return {cfg.clients_tab: DateCells(clients), cfg.history_tab: DateCells({HISTORY_HEADER[0]: "datetime"}),
+            "Legend": DateCells(labelled={AS_OF_LABEL: "date"})}
 
 
 def check_shrink(ctx: Context, table: ClientTable) -> None:
@@ -123,8 +136,10 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     if live:
         columns += live_columns(ctx.rules)
     _step(ctx, "reading the sheet")
-    grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB])
-    inp = Inputs(ctx.config, ctx.rules, ctx.now, table, raw, grids, StateView.load(ctx.state), ctx.options,
+    view = StateView.load(ctx.state)
+    grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB],
+                           dates=date_cells(ctx, columns, view.aliases))
+    inp = Inputs(ctx.config, ctx.rules, ctx.now, table, raw, grids, view, ctx.options,
                  ctx.sheet.where, getattr(ctx.sheet, "exists", lambda: True)(), columns)
     plan = make_plan(inp, dry_run)
     summary = plan.summary
@@ -265,8 +280,6 @@ def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str,
 
 
 def _history_key(when: Any, client_id: Any, to_cat: Any) -> tuple[str, str, str]:
-    if isinstance(when, int | float) and not isinstance(when, bool):  # a serial number (Google)
-        when = serial_datetime(when) or when
     if isinstance(when, datetime):
         when = when.replace(microsecond=0).isoformat(timespec="minutes")
     return (str(when)[:16], id_text(client_id), "" if to_cat is None else str(to_cat))

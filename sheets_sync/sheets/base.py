@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..serials import DateCells
 
 Grid = list[list[Any]]
 
@@ -95,6 +98,11 @@ class SheetBackend(Protocol):
     #: where the sheet is, for messages (a path or a spreadsheet title; never a secret)
     where: str
 
-    def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]: ...
+    def read(self, tabs: Sequence[str], dates: Mapping[str, DateCells] | None = None
+             ) -> dict[str, Grid | None]:
+        """Every value of ``tabs`` (``None`` for a tab that does not exist); dates as ``date``
+        or ``datetime``: a backend whose cells hold no types (Google's serial numbers) types the
+        cells ``dates`` names (tab -> where its dates are)."""
+        ...
 
     def write(self, batch: WriteBatch) -> None: ...

@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import requests
@@ -54,6 +54,7 @@ from ..config import SheetSettings
 from ..errors import ConcurrentEditError, ConfigError, SheetError
 from ..http import describe_answer, line
 from ..parsing import id_text
+from ..serials import DateCells, to_serial, typed_dates
 from .base import Grid, Layout, TabWrite, WriteBatch
 from .google_auth import PacedHTTPClient, check_endpoint, load_credentials, to_endpoint
 from .guard import Written, is_guarded, mismatch, planned_structure, restorations
@@ -61,7 +62,6 @@ from .guard import Written, is_guarded, mismatch, planned_structure, restoration
 MAX_CELLS = 10_000_000
 NEW_TAB_ROWS = 1000  # rows of a tab we add; appended rows are inserted on top of them
 MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
-EPOCH = date(1899, 12, 30)
 _KEY = re.compile(r"/spreadsheets/d/([a-zA-Z0-9-_]+)")
 NUMBER_FORMATS = {
     "money": {"type": "NUMBER", "pattern": "#,##0.00"},
@@ -96,11 +96,8 @@ def to_cell(value: Any) -> Any:
     """A Python value as a RAW cell value: dates as serial numbers, None as empty."""
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        delta = value - datetime(1899, 12, 30)
-        return delta.days + delta.seconds / 86400
-    if isinstance(value, date):
-        return (value - EPOCH).days
+    if isinstance(value, date):  # datetime too
+        return to_serial(value)
     return value
 
 
@@ -174,7 +171,10 @@ class GoogleSheet:
         return None
 
     # -- read
-    def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]:
+    def read(self, tabs: Sequence[str], dates: Mapping[str, DateCells] | None = None
+             ) -> dict[str, Grid | None]:
+        """Every tab in one request, unformatted; Google gives dates as serial numbers: those of
+        the cells ``dates`` names are turned into dates here, so the rest sees dates."""
         from google.auth.exceptions import GoogleAuthError
 
         params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
@@ -193,7 +193,11 @@ class GoogleSheet:
         out: dict[str, Grid | None] = dict.fromkeys(tabs)
         for tab, vr in zip(wanted, reply.get("valueRanges", []), strict=False):
             out[tab] = [list(row) for row in vr.get("values", [])]
-        self._grids = out
+        self._grids = dict(out)  # as Google has them (serial dates), for a repair after a race
+        for tab, cells in (dates or {}).items():
+            grid = out.get(tab)
+            if grid:
+                out[tab] = typed_dates([list(row) for row in grid], cells)
         return out
 
     # -- write

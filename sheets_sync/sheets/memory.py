@@ -56,7 +56,7 @@ class MemorySheet:
     def exists(self) -> bool:
         return self.present
 
-    def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]:
+    def read(self, tabs: Sequence[str], dates: Any = None) -> dict[str, Grid | None]:
         out: dict[str, Grid | None] = {}
         for tab in tabs:
             grid = self.tabs.get(tab)

@@ -129,7 +129,8 @@ class WorkbookSheet:
         return SheetError(f"Workbook {self.path} cannot be opened as .xlsx ({exc}). Restore "
                           "it from a backup, or move it away and a new one is created.")
 
-    def read(self, tabs: Sequence[str]) -> dict[str, Grid | None]:
+    def read(self, tabs: Sequence[str], dates: Any = None) -> dict[str, Grid | None]:
+        """(``dates`` is not needed: the workbook's cells say which of them are dates.)"""
         self._stamp = self._stat()
         self._index, self._grids = None, {}
         self._read = True

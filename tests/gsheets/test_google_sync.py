@@ -231,3 +231,29 @@ def test_a_key_google_refuses_is_one_clear_line_in_sync_and_check(cli: Callable[
     for args in (("sync",), ("check",)):
         out = cli(*args, "--config", str(google_demo.config), code=2)
         assert "Google refused the credentials in" in out and "Traceback" not in out, out
+
+
+def test_the_google_backend_reads_dates_as_dates(cli: Callable[..., str], google_demo: GoogleDemo) -> None:
+    """Google gives dates as serial numbers; the backend turns those of our date cells into
+    dates, so nothing past it (the planner, the History tab's keys, reports) sees a serial."""
+    from datetime import date, datetime
+
+    from sheets_sync.config import load_config
+    from sheets_sync.plan import StateView
+    from sheets_sync.session import open_session
+    from sheets_sync.sync import date_cells, read_crm, sheet_columns
+
+    cli("sync", "--config", str(google_demo.config), code=0)
+    with open_session(load_config(google_demo.config)) as ctx:
+        _, raw = read_crm(ctx)
+        cells = date_cells(ctx, sheet_columns(ctx.config, ctx.rules, raw), StateView.load(ctx.state).aliases)
+        grids = ctx.sheet.read(["Clients", "History"], dates=cells)
+        untyped = ctx.sheet.read(["Clients"])["Clients"]
+    header = grids["Clients"][0]
+    for name in ("changed_at", "last_order"):
+        column = [row[header.index(name)] for row in grids["Clients"][1:] if len(row) > header.index(name)]
+        assert column and all(isinstance(v, date) and not isinstance(v, datetime) for v in column if v != "")
+    assert isinstance(untyped[1][header.index("changed_at")], int | float)  # as Google has it
+    assert all(isinstance(row[0], datetime) for row in grids["History"][1:])
+    revenue = [row[header.index("revenue")] for row in grids["Clients"][1:]]
+    assert any(isinstance(v, float) for v in revenue) and not any(isinstance(v, date) for v in revenue)
