@@ -511,11 +511,11 @@ def categorize_config_in_database(config_path: Path | None, rules_path: Path | N
     from datetime import date
 
     from ..config import load_config
-    from ..rules import load_rules
+    from ..session import load_checked_rules
     from . import open_crm
 
     config = load_config(config_path)
-    rules = load_rules(rules_path or config.rules_path)
+    rules = load_checked_rules(config, rules_path)
     crm = open_crm(config.crm)
     try:
         if not isinstance(crm, SqlCrm):

@@ -113,3 +113,17 @@ def test_password_never_appears(cli: Callable[..., str], db: Db, tmp_path: Path,
     bad = write_config(tmp_path / "bad", f'[crm]\nkind = "sql"\nurl = "{leaked}"\n')
     out = cli("sync", "--config", str(bad), code=2)
     assert "url contains a password" in out and secret not in out
+
+
+def test_in_database_checks_the_fields_as_every_command(cli: Callable[..., str], db: Db,
+                                                         tmp_path: Path) -> None:
+    """A [fields] key the rules do not declare is refused by `categorize --in-database` with the
+    message `sync`, `export` and the reports give (sheets_sync.session.load_checked_rules)."""
+    from .clients import FIELDS
+
+    load(db.engine, clean_rows(5))
+    config = str(write_config(tmp_path / "cfg", db.crm_toml(), FIELDS + 'partners = "company"\n'))
+    for args in (["categorize", "--in-database"], ["sync"], ["report", "capacity", "--slots", "1"]):
+        out = cli(*args, "--config", config, code=2)
+        assert "[fields]: unknown column 'partners'" in out and "declare it in the rules' COLUMNS" in out
+    assert set(categories(db).values()) == {None}
