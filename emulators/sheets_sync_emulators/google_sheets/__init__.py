@@ -1,4 +1,5 @@
-"""A stateful Google Sheets API v4 + Drive v3 + OAuth2 emulator on 127.0.0.1 (standard library only).
+"""A stateful Google Sheets API v4 + Drive v3 + OAuth2 emulator on 127.0.0.1, a service of the
+one emulator server (:mod:`sheets_sync_emulators.core`).
 
 See README.md in this directory. Typical use in tests::
 
@@ -7,17 +8,21 @@ See README.md in this directory. Typical use in tests::
         ...
 """
 
+from ..core import Fault, LogEntry, ManualClock
 from .client import check_loopback, emulator_http_client, emulator_session, mount_redirect
 from .errors import ApiError
 from .server import EmulatorServer
-from .state import EmulatorState, Fault, LoggedRequest
+from .service import GoogleSheets
+from .state import EmulatorState
 
 __all__ = [
     "ApiError",
     "EmulatorServer",
     "EmulatorState",
     "Fault",
-    "LoggedRequest",
+    "GoogleSheets",
+    "LogEntry",
+    "ManualClock",
     "check_loopback",
     "emulator_http_client",
     "emulator_session",

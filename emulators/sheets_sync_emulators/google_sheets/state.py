@@ -1,4 +1,5 @@
-"""In-memory state of the emulator: spreadsheets, sheets, cells, metadata, faults, log, auth.
+"""In-memory state of the emulator: spreadsheets, sheets, cells, metadata, auth (and the core's
+faults, log and clock).
 
 Everything a test may want to poke at directly lives on :class:`EmulatorState`:
 ``state.create_spreadsheet()``, ``state.faults``, ``state.request_log``,
@@ -10,14 +11,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
-import re
 import string
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.clock import Clock, monotonic
+from ..core.faults import Faults
+from ..core.limits import SlidingWindow
+from ..core.messages import RequestLog
 from . import a1, formulas
 from .errors import CELL_LIMIT, CELL_LIMIT_MESSAGE, ApiError, bad_request
 from .values import (
@@ -369,111 +372,6 @@ class Spreadsheet:
         return out
 
 
-# ---------------------------------------------------------------------------- faults
-
-
-@dataclass
-class Fault:
-    """One scheduled fault. ``kind``: "429", "500", "status", "slow", "drop" or "drop_after"
-    (carried out, then no answer).
-
-    It fires on the ``attempt``-th request matching ``action`` (e.g. "values.batchUpdate"),
-    ``method`` and ``path_regex`` (None matches anything), and on the ``times - 1`` matching
-    requests after that.
-    """
-
-    kind: str
-    action: str | None = None
-    method: str | None = None
-    path_regex: str | None = None
-    attempt: int = 1
-    times: int = 1
-    retry_after: float | None = None
-    delay: float = 0.0
-    status: int = 500
-    seen: int = 0
-    fired: int = 0
-
-    def matches(self, method: str, action: str, path: str) -> bool:
-        if self.action and self.action != action:
-            return False
-        if self.method and self.method.upper() != method.upper():
-            return False
-        return not (self.path_regex and not re.search(self.path_regex, path))
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-class FaultSet:
-    def __init__(self) -> None:
-        self.items: list[Fault] = []
-        self._lock = threading.Lock()
-
-    def add(self, kind: str, **kwargs: Any) -> Fault:
-        """Schedule a fault; see :class:`Fault` for the keyword arguments."""
-        if kind not in ("429", "500", "status", "slow", "drop", "drop_after"):
-            raise ValueError(f"unknown fault kind {kind!r}")
-        fault = Fault(kind=kind, **kwargs)
-        with self._lock:
-            self.items.append(fault)
-        return fault
-
-    def rate_limit(self, retry_after: float | None = None, **kwargs: Any) -> Fault:
-        return self.add("429", retry_after=retry_after, **kwargs)
-
-    def server_error(self, **kwargs: Any) -> Fault:
-        return self.add("500", **kwargs)
-
-    def slow(self, delay: float, **kwargs: Any) -> Fault:
-        return self.add("slow", delay=delay, **kwargs)
-
-    def drop(self, **kwargs: Any) -> Fault:
-        return self.add("drop", **kwargs)
-
-    def drop_after(self, **kwargs: Any) -> Fault:
-        """Carry the request out, then drop the connection without answering (the client cannot
-        tell whether it was applied: a timeout after the server did the work)."""
-        return self.add("drop_after", **kwargs)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.items.clear()
-
-    def pick(self, method: str, action: str, path: str) -> Fault | None:
-        """Count this request against every matching fault; return the first that fires."""
-        chosen = None
-        with self._lock:
-            for fault in self.items:
-                if not fault.matches(method, action, path):
-                    continue
-                fault.seen += 1
-                if chosen is None and fault.attempt <= fault.seen < fault.attempt + fault.times:
-                    fault.fired += 1
-                    chosen = fault
-        return chosen
-
-
-@dataclass
-class LoggedRequest:
-    method: str
-    path: str
-    query: str
-    action: str
-    request_body: bytes
-    status: int = 0
-    response_body: bytes = b""
-    fault: str | None = None
-
-    @property
-    def bytes_sent(self) -> int:
-        return len(self.request_body)
-
-    @property
-    def bytes_received(self) -> int:
-        return len(self.response_body)
-
-
 # ---------------------------------------------------------------------------- state
 
 
@@ -493,17 +391,22 @@ class EmulatorState:
         self._seed = seed
         self.default_owner_email = "emulator-owner@sheets-sync-emulator.iam.gserviceaccount.com"
         self.service_accounts: dict[str, ServiceAccount] = {}
+        # the core's fault switches, request log and clock (the same for every service)
+        self.faults = Faults()
+        self.request_log = RequestLog()
+        self.clock: Clock = monotonic  # quotas, token lifetimes, the log; reset() keeps it
         self.reset()
 
     def reset(self) -> None:
-        """Forget spreadsheets, tokens, faults, hooks and the log (registered keys stay)."""
+        """Forget spreadsheets, tokens, faults, hooks and the log (registered keys and the clock
+        stay)."""
         with self.lock:
             self.rng = random.Random(self._seed)
             self.spreadsheets: dict[str, Spreadsheet] = {}
             self.tokens: dict[str, tuple[str | None, float]] = {}
             self.refresh_tokens: dict[str, str] = {}
-            self.faults = FaultSet()
-            self.request_log: list[LoggedRequest] = []
+            self.faults.reset()
+            self.request_log.clear()
             self.before_next_write: Callable[[EmulatorState], Any] | None = None
             self.before_next_request: Callable[[EmulatorState], Any] | None = None
             self.token_requests = 0
@@ -512,8 +415,7 @@ class EmulatorState:
             self.quota_per_minute: int | None = None
             self.read_quota_per_minute: int | None = None
             self.write_quota_per_minute: int | None = None
-            self.clock: Callable[[], float] = time.monotonic
-            self._quota_hits: dict[tuple[str, str], list[float]] = {}
+            self._quotas: dict[tuple[str, str], SlidingWindow] = {}
 
     # -- ids
     def new_spreadsheet_id(self) -> str:
@@ -541,7 +443,7 @@ class EmulatorState:
 
         token = "ya29.emu-" + secrets.token_urlsafe(32)
         with self.lock:
-            self.tokens[token] = (email, time.time() + lifetime)
+            self.tokens[token] = (email, self.clock() + lifetime)
         return token
 
     def expire_tokens(self) -> None:
@@ -551,11 +453,11 @@ class EmulatorState:
 
     def email_for_token(self, token: str) -> tuple[bool, str | None]:
         entry = self.tokens.get(token)
-        if entry is None or entry[1] < time.time():
+        if entry is None or entry[1] < self.clock():
             return False, None
         return True, entry[0]
 
-    def quota_exceeded(self, caller: str | None, bucket: str = "read") -> bool:
+    def quota_exceeded(self, caller: str | None, bucket: str = "read", now: float | None = None) -> bool:
         """Count one Sheets API request in ``bucket`` ("read" or "write") against its per-minute
         quota (a sliding minute on ``clock``); True when it is over the limit."""
         limit = (self.read_quota_per_minute if bucket == "read" else self.write_quota_per_minute) \
@@ -563,29 +465,17 @@ class EmulatorState:
         if not limit:
             return False
         with self.lock:
-            now = self.clock()
-            key = (caller or "", bucket)
-            hits = [t for t in self._quota_hits.get(key, []) if now - t < 60]
-            over = len(hits) >= limit
-            if not over:
-                hits.append(now)
-            self._quota_hits[key] = hits
-            return over
+            window = self._quotas.setdefault((caller or "", bucket), SlidingWindow(limit, 60.0))
+            window.limit = limit
+            return not window.hit(self.clock() if now is None else now)
 
     # -- log
     def clear_log(self) -> None:
-        with self.lock:
-            self.request_log.clear()
+        self.request_log.clear()
 
     def log_summary(self) -> dict[str, int]:
         """Requests and bytes in the log (the emulator's control endpoints are not logged)."""
-        with self.lock:
-            entries = list(self.request_log)
-        return {
-            "requests": len(entries),
-            "bytes_sent": sum(e.bytes_sent for e in entries),
-            "bytes_received": sum(e.bytes_received for e in entries),
-        }
+        return self.request_log.summary()
 
     # -- spreadsheets
     def create_spreadsheet(

@@ -1,7 +1,7 @@
 """An amoCRM/Kommo API v4 emulator: companies, company custom fields, Bearer auth, 7 rps.
 
 ``AmoCrmApp()`` holds :attr:`state` (:class:`~.state.AmoState`), the request log and the fault
-switches; serve it with :class:`~sheets_sync_emulators.crm.server.EmulatorServer`. The rate
+switches; serve it with :class:`~sheets_sync_emulators.core.EmulatorServer`. The rate
 limiter (:attr:`limiter`, 7 requests per rolling second) answers 429; after ``ban_after``
 violations every request answers 403, as amoCRM blocks an IP that keeps ignoring 429s.
 See :mod:`.handlers` for what follows the documentation and what is assumed.
@@ -9,8 +9,8 @@ See :mod:`.handlers` for what follows the documentation and what is assumed.
 
 from __future__ import annotations
 
-from ..core import App, Request, Response
-from ..limits import SlidingWindow
+from ...core import Request, Response, Service
+from ...core.limits import SlidingWindow
 from .handlers import problem
 from .routes import ROUTES
 from .state import AmoState
@@ -18,7 +18,7 @@ from .state import AmoState
 __all__ = ["AmoCrmApp", "AmoState"]
 
 
-class AmoCrmApp(App):
+class AmoCrmApp(Service):
     name = "amocrm"
     routes = ROUTES
 

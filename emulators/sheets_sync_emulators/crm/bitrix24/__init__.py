@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..core import App, HttpError, Request, Response
-from ..limits import LeakyBucket, OperationBudget
+from ...core import HttpError, Request, Response, Service
+from ...core.limits import LeakyBucket, OperationBudget
 from . import handlers
 from .handlers import MethodError, Outcome
 from .php import parse_query
@@ -25,7 +25,7 @@ from .state import Bitrix24State
 __all__ = ["Bitrix24App", "Bitrix24State"]
 
 
-class Bitrix24App(App):
+class Bitrix24App(Service):
     name = "bitrix24"
 
     def __init__(self, user_id: int = 1, code: str = "b24webhookcode0001",
@@ -104,21 +104,22 @@ class Bitrix24App(App):
             if self.op_cost:
                 self.operation.spend(method, now, self.op_cost)
 
-    def _handle(self, request: Request) -> Response:
-        match = WEBHOOK.fullmatch(request.path)
-        if match is None or request.method not in ("GET", "POST"):
+    def dispatch(self, request: Request, now: float) -> Response:
+        if WEBHOOK.fullmatch(request.path) is None or request.method not in ("GET", "POST"):
             return self.not_found(request)
-        return super()._handle(request)
+        return super().dispatch(request, now)
 
-    def route_path(self, request: Request) -> str:
-        return request.path
+    def action(self, request: Request) -> str:
+        """The REST method's name (``crm.company.list``, ``batch``): what faults match on."""
+        match = WEBHOOK.fullmatch(request.path)
+        return match["method"] if match else "unknown"
 
     # the generic router has no routes; every webhook call lands here
     def handle_method(self, request: Request, method: str) -> Response:
         start = time.time()
         try:
             params = self.params(request)
-            with self._lock:
+            with self.lock:
                 outcome = (handlers.batch(self, params) if method == "batch"
                            else self.call(method, params))
         except MethodError as exc:

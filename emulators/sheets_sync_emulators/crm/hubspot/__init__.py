@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import uuid
 
-from ..core import App, Request, Response
-from ..limits import SlidingWindow
+from ...core import Request, Response, Service
+from ...core.limits import SlidingWindow
 from .handlers import error
 from .routes import ROUTES
 from .state import HubSpotState
@@ -20,7 +20,7 @@ from .state import HubSpotState
 __all__ = ["HubSpotApp", "HubSpotState"]
 
 
-class HubSpotApp(App):
+class HubSpotApp(Service):
     name = "hubspot"
     routes = ROUTES
 
