@@ -1,8 +1,8 @@
 """One emulator server per vendor for the session, a fresh state and a manual clock per test.
 
-Every test runs in virtual time: the emulators' limiters (``app.clock``) and the adapters'
+Every test runs in virtual time: the emulators' limiters (the server's ``clock``) and the adapters'
 pacers and retries (``sheets_sync.http.CLOCK`` and ``SLEEP``) share one
-:class:`~sheets_sync_emulators.crm.limits.ManualClock`, which moves only when the client waits.
+:class:`~sheets_sync_emulators.core.ManualClock`, which moves only when the client waits.
 So the vendors' real limits (7 per second, 100 per 10 s, a bucket of 50 draining 2 per second)
 are enforced as documented, nothing sleeps, and no outcome depends on the machine's speed.
 """
@@ -17,8 +17,8 @@ import pytest
 
 from sheets_sync import http
 from sheets_sync.crm.base import CrmSettings
+from sheets_sync_emulators.core import ManualClock
 from sheets_sync_emulators.crm import AmoCrmApp, Bitrix24App, EmulatorServer, HubSpotApp
-from sheets_sync_emulators.crm.limits import ManualClock
 
 FAST_RETRY = {"backoff": 0.005, "backoff_max": 0.05, "max_attempts": 4, "retry_budget": 5,
               "timeout": 5}
@@ -57,7 +57,7 @@ def amo(amocrm_server: EmulatorServer, clock: ManualClock,
     app = amocrm_server.app
     assert isinstance(app, AmoCrmApp)
     app.reset()
-    app.clock = clock.now
+    amocrm_server.clock = clock  # the one clock of the server's services
     app.ban_after = 100
     app.limiter.configure(limit=7, window=1.0, enabled=True)  # amoCRM: 7 per second
     app.base_url = amocrm_server.base_url  # type: ignore[attr-defined]
@@ -71,7 +71,7 @@ def b24(bitrix24_server: EmulatorServer, clock: ManualClock,
     app = bitrix24_server.app
     assert isinstance(app, Bitrix24App)
     app.reset()
-    app.clock = clock.now
+    bitrix24_server.clock = clock  # the one clock of the server's services
     app.bucket.configure(capacity=50, rate=2.0, enabled=True)  # Bitrix24: 50 draining 2/s
     app.operation.configure(budget=480.0, window=600.0, enabled=True)
     app.base_url = bitrix24_server.base_url  # type: ignore[attr-defined]
@@ -85,7 +85,7 @@ def hub(hubspot_server: EmulatorServer, clock: ManualClock,
     app = hubspot_server.app
     assert isinstance(app, HubSpotApp)
     app.reset()
-    app.clock = clock.now
+    hubspot_server.clock = clock  # the one clock of the server's services
     app.limiter.configure(limit=100, window=10.0, enabled=True)  # HubSpot: 100 per 10 s
     app.base_url = hubspot_server.base_url  # type: ignore[attr-defined]
     monkeypatch.setenv("HUBSPOT_TOKEN", app.state.token)

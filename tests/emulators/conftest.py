@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sheets_sync_emulators.core import monotonic
 from sheets_sync_emulators.google_sheets import EmulatorServer, emulator_session
 from sheets_sync_emulators.google_sheets.auth import new_key_pair
 
@@ -26,15 +27,13 @@ def sheets_server() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def emulator(sheets_server: EmulatorServer) -> Iterator[EmulatorServer]:
-    """The shared server with empty state (strict auth unless a test relaxes it)."""
+    """The shared server with empty state on real time (strict auth unless a test relaxes it)."""
+    sheets_server.clock = monotonic  # reset() keeps the clock a test may have set
     sheets_server.state.reset()
     sheets_server.state.accept_any_token = False
     sheets_server.state.service_accounts.clear()
     yield sheets_server
     sheets_server.state.reset()
-
-
-
 
 
 @pytest.fixture(scope="session")
