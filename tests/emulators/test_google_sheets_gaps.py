@@ -50,6 +50,30 @@ def test_a_real_kind_not_emulated_is_a_501_and_the_batch_is_undone(sh: Any) -> N
     assert [w.title for w in sh.worksheets()] == ["Sheet1"]
 
 
+def test_every_real_kind_not_emulated_is_a_501_naming_it(sh: Any) -> None:
+    missing = sorted(REAL_KINDS - set(KINDS))
+    assert len(missing) >= 10
+    for kind in missing:
+        with pytest.raises(gspread.exceptions.APIError) as err:
+            sh.batch_update({"requests": [{kind: {}}]})
+        assert err.value.code == 501, kind
+        assert err.value.error["message"].startswith(f"not emulated: {kind} "), kind
+
+
+def test_a_note_written_with_update_cells_is_stored_and_returned(sh: Any) -> None:
+    sh.batch_update({"requests": [{"updateCells": {
+        "start": {"sheetId": 0, "rowIndex": 1, "columnIndex": 1},
+        "rows": [{"values": [{"userEnteredValue": {"stringValue": "x"}, "note": "called 3 times"}]}],
+        "fields": "userEnteredValue,note"}}]})
+    (cell,) = _cells(sh, "B2")
+    assert cell["note"] == "called 3 times" and cell["formattedValue"] == "x"
+    sh.batch_update({"requests": [{"updateCells": {
+        "range": {"sheetId": 0, "startRowIndex": 1, "endRowIndex": 2, "startColumnIndex": 1, "endColumnIndex": 2},
+        "rows": [{"values": [{}]}], "fields": "note"}}]})
+    (cell,) = _cells(sh, "B2")
+    assert "note" not in cell and cell["formattedValue"] == "x"  # only the note was cleared
+
+
 def test_a_kind_google_does_not_have_keeps_googles_unknown_name_400(sh: Any) -> None:
     with pytest.raises(gspread.exceptions.APIError) as err:
         sh.batch_update({"requests": [{"moveDimensions": {}}]})
