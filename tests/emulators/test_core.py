@@ -261,3 +261,12 @@ def test_reset_over_http_resets_every_service(
     response = requests.post(server.base_url + "/_emulator/reset", timeout=5)
     assert response.status_code == 200 and json.loads(response.text) == {"ok": True}
     assert google.state.spreadsheets == {} and hubspot.state.companies == {} and hubspot.faults.items == []
+
+
+def test_a_slow_fault_delays_the_fault_after_it_too(target: Target) -> None:
+    target.service.faults.slow(1.0)
+    target.service.faults.fail(503)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        target.get(timeout=0.05)
+    assert [e.fault for e in target.service.log] == ["status"]
+    assert target.get().status_code == 200

@@ -14,8 +14,8 @@ Every service has the same switches, set from Python or over HTTP
 ``500``         a 5xx HTML page, as a proxy or Google's front end sends (``status``, 500 by
                 default); ``html`` is the same kind under its plain name
 ``answer``      exactly this ``body`` (bytes, text, or a JSON value) and ``content_type``
-``slow``        answer ``delay`` real seconds late (after the request was applied); slow
-                faults add up and do not stop another fault firing on the same request
+``slow``        answer ``delay`` real seconds late (a request is applied first); slow
+                faults add up, and delay the answer of another fault firing on the request
 ``drop``        close the connection without answering; nothing is applied
 ``drop_after``  apply the request, then close the connection without answering (the client
                 cannot tell whether it was applied)

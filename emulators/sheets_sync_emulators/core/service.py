@@ -134,22 +134,23 @@ class Service:
         return response
 
     def _answer(self, request: Request, action: str, now: float, entry: LogEntry) -> Response:
-        delay, after = 0.0, False
+        delay, after, response = 0.0, False, None
         for fault in self.faults.take(request, action):
             entry.fault = fault.kind
             if fault.kind == "slow":
                 delay += fault.delay
             elif fault.kind == "drop":
-                return Response.dropped()
+                response = Response.dropped()
             elif fault.kind == "drop_after":
                 after = True
             else:
-                return self.fault_response(fault, request)
-        response = self.dispatch(request, now)
-        if after:
-            entry.status = response.status  # applied; the client never hears of it
-            response = Response.dropped()
-        response.delay += delay
+                response = self.fault_response(fault, request)
+        if response is None:
+            response = self.dispatch(request, now)
+            if after:
+                entry.status = response.status  # applied; the client never hears of it
+                response = Response.dropped()
+        response.delay += delay  # slow faults delay whatever the answer is
         return response
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
