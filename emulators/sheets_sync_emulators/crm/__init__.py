@@ -2,8 +2,10 @@
 
 Each vendor package is split as moto splits a service: ``state`` (plain objects with
 ``reset()``), ``handlers`` (one function per API action) and ``routes`` (URL patterns); the
-package's ``App`` subclass adds the vendor's auth, rate limiter and error bodies. One
-:class:`~.server.EmulatorServer` serves any of them on 127.0.0.1::
+package's app, a :class:`~sheets_sync_emulators.core.Service`, adds the vendor's auth, rate
+limiter and error bodies. The emulators' one server
+(:class:`~sheets_sync_emulators.core.EmulatorServer`) serves any of them on 127.0.0.1, with the
+fault switches, request log and clock every service shares::
 
     from sheets_sync_emulators.crm import EMULATORS, EmulatorServer
     with EmulatorServer(EMULATORS["hubspot"]()) as server:
