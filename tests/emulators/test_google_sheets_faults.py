@@ -8,7 +8,7 @@ import gspread
 import pytest
 import requests
 
-from sheets_sync_emulators.google_sheets import EmulatorServer, EmulatorState
+from sheets_sync_emulators.google_sheets import EmulatorServer, EmulatorState, ManualClock
 
 
 @pytest.fixture
@@ -110,13 +110,13 @@ def test_control_endpoint_sets_faults_and_reads_the_log(emulator: EmulatorServer
 
 
 def test_per_minute_quota_with_an_injected_clock(emulator: EmulatorServer, ws: Any) -> None:
-    now = [1000.0]
-    emulator.state.clock = lambda: now[0]
+    clock = ManualClock()
+    emulator.clock = clock  # the server's one clock: the quota reads it
     emulator.state.quota_per_minute = 2
     ws.get("A1")
     ws.get("A1")
     with pytest.raises(gspread.exceptions.APIError) as err:
         ws.get("A1")
     assert err.value.code == 429
-    now[0] += 61
+    clock.advance(61)
     assert ws.get("A1") == [["id"]]

@@ -224,6 +224,15 @@ class EmulatorServer:
             self._thread.join(timeout=5)
             self._thread = None
 
+    def serve_until_interrupted(self) -> None:
+        """Block until Ctrl+C, then stop (the command lines' main loop)."""
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def __enter__(self) -> EmulatorServer:
         return self.start()
 

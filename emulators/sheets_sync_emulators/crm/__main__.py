@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import threading
 
 from . import EMULATORS, AmoCrmApp, Bitrix24App, EmulatorServer, HubSpotApp
 from .core import App
@@ -77,12 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 getattr(app, limiter).configure(enabled=False)
     server = EmulatorServer(app, port=args.port).start()
     print(describe(args.kind, app, server.base_url), flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from .server import EmulatorServer
 from .state import EmulatorState
@@ -37,13 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"credentials {args.write_credentials}", flush=True)
     print(f"token endpoint: {server.token_uri}  (auth: {'strict' if args.strict_auth else 'any Bearer token'})",
           file=sys.stderr, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 
