@@ -25,6 +25,32 @@ Derived metrics, computed before the rules:
     tenure_months     whole months since first_order
     recency_days      days since last_order
 
+From the deals, with an [orders] source in the config (blank without one; a field of the
+company record mapped in [fields] wins). "Won deals" are the ones the source marks won; the
+window is the 365 days up to and including the day of the sync:
+    revenue_12m       sum of the won deals' amounts in the window (0 without deals); with
+                      [orders], revenue is revenue_12m unless [fields] maps revenue
+    costs_12m         sum of the costs of those deals that carry one (0 without deals; blank
+                      when none carries a cost); costs is costs_12m unless [fields] maps costs
+    orders_12m        the number of those deals (0 without deals)
+    first_order       close date of the first won deal, all time (blank without deals)
+    last_order        close date of the last won deal, all time (blank without deals)
+    avg_order         revenue_12m / orders_12m (blank when orders_12m is 0)
+    months_active_12m of the last 12 full calendar months (this month not included), the
+                      number with at least one won deal
+    cv_12m            stability: population standard deviation / mean of the 12 monthly sums
+                      of the last 12 full calendar months, rounded to 6 decimals; blank when
+                      the mean is 0. 0 is perfectly steady; above 1 is "now and then".
+    xyz               X when cv_12m <= xyz_x, Y when <= xyz_y, else Z (blank when cv_12m is)
+    abc               by cumulative share of revenue_12m, highest first: A while the clients
+                      ranked above make less than abc_a of all revenue, B less than abc_b,
+                      else C (blank when revenue_12m is not above 0)
+    r_score, f_score, m_score
+                      1-5 by quintiles among the clients with a won deal: ceil(5 x the share
+                      of them with a last_order / orders_12m / revenue_12m no higher than
+                      this client's); 5 is the most recent, frequent, valuable
+    rfm               the three scores as one code, e.g. '545' (blank without deals)
+
 First match wins, top to bottom. A manual category set by the owner in the sheet wins over
 all of them. A client with a value that cannot be read, or with a REQUIRED value missing, is
 "unqualified" and goes into no category until the data is fixed.
@@ -36,6 +62,12 @@ THRESHOLDS = {
     "pareto_a": 0.8,        # and within the clients who make the top 80 % of all profit
     # B (good): loyal, buying constantly
     "orders_regular": 4,    # at least 4 orders in the last 12 months
+    # stability of the monthly sums (cv_12m) from the deals: X steady, Y fairly, Z now and then
+    "xyz_x": 0.1,           # X: cv_12m at most 0.10
+    "xyz_y": 0.25,          # Y: cv_12m at most 0.25
+    # ABC by share of revenue_12m
+    "abc_a": 0.8,           # A: the clients who make the first 80 % of revenue
+    "abc_b": 0.95,          # B: up to 95 %; C the rest
     # C (prospective): little now, realistic growth
     "potential_c": 2,       # estimated potential at least 2x today's revenue
     "nps_promoter": 9,      # or a promoter (NPS 9-10) who is still new
@@ -78,6 +110,9 @@ STAGES = [
 METRICS = {
     "vip": "roi_pct >= roi_a and profit_share_cum < pareto_a",
     "loyal": "stage == 'adherent'",
+    # buys steadily: X or Y by the deals; without deal data (no [orders] source, or no deals
+    # in the last 12 full months) orders alone decide
+    "steady": "xyz in ('X', 'Y') or isblank(xyz)",
     "unwanted": "profit < 0 or overdue_days >= overdue_e",
 }
 
@@ -106,9 +141,10 @@ CATEGORIES = [
      "when": "vip",
      "strategy": "Most profit for the least risk: keep them first in the queue.",
      "colour": "#C6EFCE"},
-    {"code": "B", "title": "Good",
-     "when": "stage in ('regular', 'adherent')",
-     "strategy": "Support them or they leave: the business survives a crisis on them.",
+    {"code": "B", "title": "Good: buys steadily",
+     "when": "stage in ('regular', 'adherent') and steady",
+     "strategy": "Support them or they leave: the business survives a crisis on them. "
+                 "Steady buyers (XYZ X or Y: monthly sums vary little), not only frequent ones.",
      "colour": "#DDEBF7"},
     {"code": "C", "title": "Prospective",
      "when": "potential >= potential_c * revenue"

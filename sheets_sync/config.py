@@ -65,6 +65,27 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class OrdersSettings:
+    """``[orders]``: where the deals come from. ``source`` is ``crm`` (the deals of the CRM in
+    ``[crm]``), ``sql`` (a table: ``url`` or ``path`` of a SQLite file, ``table``) or ``file``
+    (a CSV/XLSX export: ``path``). ``columns`` maps our deal fields (client_id, amount, date,
+    cost, status) to the source's column names; ``won`` lists the status values that count as
+    won (without a status column every row is a won deal)."""
+
+    source: str
+    base_dir: Path = Path(".")
+    path: Path | None = None
+    url: str | None = None
+    table: str | None = None
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    password_env: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    won: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """``[log]``: a log file with rotation (none by default)."""
 
@@ -85,6 +106,7 @@ class Config:
     parsing: ParseOptions
     log: LogSettings = LogSettings()
     sync: SyncSettings = SyncSettings()
+    orders: OrdersSettings | None = None  # [orders]: metrics from the deals
 
     @property
     def base_dir(self) -> Path:
@@ -184,7 +206,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         raise ConfigError(f"{name}: {lock} (the sync's lock file, beside the state file) is a "
                           "folder; move it away, or set state = \"...\" to another path")
     return Config(path, rules, state, parsed["crm"], parsed["sheet"], parsed["fields"], parsed["parsing"],
-                  parsed["log"], parsed["sync"])
+                  parsed["log"], parsed["sync"], parsed["orders"])
 
 
 def _fields(fields: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str, Any]) -> dict[str, str]:
@@ -419,6 +441,78 @@ def _parsing(table: Mapping[str, Any], base: Path, name: str, parsed: Mapping[st
     return ParseOptions(None if decimal == "auto" else decimal, order, (years[0], years[1]))
 
 
+ORDER_SOURCES = ("crm", "sql", "file")
+#: our deal fields a [orders.columns] table maps; client_id, amount and date are required
+ORDER_FIELDS = ("client_id", "amount", "date", "cost", "status")
+_ORDERS_KEYS = {"crm": {"source", "won"},
+                "sql": {"source", "url", "path", "table", "password_env", "columns", "won"},
+                "file": {"source", "path", "sheet", "encoding", "delimiter", "columns", "won"}}
+_CRM_DEALS = ("amocrm", "kommo", "bitrix24", "hubspot")
+
+
+def _orders(table: Any, base: Path, name: str, crm_kind: str) -> OrdersSettings:
+    """``[orders]``, checked: the source, its keys, the column mapping and the won statuses."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{name}: [orders] must be a table, e.g. [orders] on its own line")
+    source = table.get("source")
+    if source not in ORDER_SOURCES:
+        raise ConfigError(f"{name} [orders] source must be one of {', '.join(map(repr, ORDER_SOURCES))}"
+                          f" (got {source!r}): \"crm\" for the deals of the CRM in [crm], \"sql\" "
+                          "for an orders table, \"file\" for a CSV or XLSX file of orders")
+    check_keys(table, _ORDERS_KEYS[source], "orders", file=name)
+    for key in ("url", "path", "table", "sheet", "encoding", "password_env"):
+        if key in table and (not isinstance(table[key], str) or not table[key].strip()):
+            raise ConfigError(f"{name} [orders] {key} must be text in quotes (got {table[key]!r})")
+    if source == "crm" and crm_kind not in _CRM_DEALS:
+        raise ConfigError(f"{name} [orders] source = \"crm\" reads the deals of amoCRM, Bitrix24 or "
+                          f"HubSpot; [crm] kind is {crm_kind!r}. Use source = \"sql\" (an orders "
+                          "table) or \"file\" (a CSV/XLSX of orders) instead.")
+    if source == "sql":
+        if ("url" in table) == ("path" in table):
+            raise ConfigError(f"{name} [orders] source = \"sql\": set url (any SQLAlchemy URL) or "
+                              "path (a SQLite file), one of them")
+        if "table" not in table:
+            raise ConfigError(f"{name} [orders] source = \"sql\": set table, e.g. table = \"orders\"")
+    if source == "file" and "path" not in table:
+        raise ConfigError(f"{name} [orders] source = \"file\": set path, e.g. path = \"orders.csv\"")
+    path = _path(table["path"], base, name, "[orders] path") if "path" in table else None
+    if source == "file" and path is not None and path.suffix.lower() not in (".csv", ".txt", ".xlsx", ".xlsm"):
+        raise ConfigError(f"{name} [orders] path {path.name!r}: give a .csv or .xlsx file of orders")
+    if path is not None:
+        _not_a_folder(path, name, "[orders] path")
+    delimiter = table.get("delimiter")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise ConfigError(f"{name} [orders] delimiter must be one character, e.g. delimiter = \";\" "
+                          f"(got {delimiter!r})")
+    columns = table.get("columns", {})
+    if not isinstance(columns, dict):
+        raise ConfigError(f"{name} [orders] columns must be a table, e.g. [orders.columns] with "
+                          "client_id = \"company_id\"")
+    for key, value in columns.items():
+        if key not in ORDER_FIELDS:
+            raise ConfigError(f"{name} [orders.columns]: unknown field {key!r}"
+                              f"{did_you_mean(key, ORDER_FIELDS)}. The left side is ours "
+                              f"({', '.join(ORDER_FIELDS)}), the right side the source's column, "
+                              "e.g. amount = \"Сумма\"")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{name} [orders.columns] {key}: give the column name as text, e.g. "
+                              f"{key} = \"{key}\" (got {value!r})")
+    won = table.get("won", [])
+    if isinstance(won, str):
+        won = [won]
+    if not isinstance(won, list) or not all(isinstance(w, str | int) and not isinstance(w, bool)
+                                            and str(w).strip() for w in won):
+        raise ConfigError(f"{name} [orders] won must be a list of status values, e.g. won = "
+                          f"[\"won\", \"Оплачен\"] (got {won!r})")
+    if source == "crm" and won:
+        raise ConfigError(f"{name} [orders] won: the CRM's deals are won by the vendor's own status "
+                          "(amoCRM 142, Bitrix24 stage semantics S, HubSpot's closed-won stages); "
+                          "remove won")
+    return OrdersSettings(source, base, path, table.get("url"), table.get("table"), table.get("sheet"),
+                          table.get("encoding"), delimiter, table.get("password_env"),
+                          {str(k): str(v) for k, v in columns.items()}, tuple(str(w).strip() for w in won))
+
+
 #: The config's top-level keys besides its tables.
 TOP_KEYS = frozenset({"rules", "state"})
 #: The config's tables, validated in this order (a later one may read an earlier one's
@@ -431,4 +525,6 @@ TABLES: dict[str, Table] = {
     "parsing": Table(frozenset({"decimal", "dates", "min_year", "max_year"}), _parsing),
     "log": Table(frozenset({"file", "max_bytes", "backups", "level"}), _log),
     "sync": Table(frozenset({"max_gone", "max_gone_share"}), _sync),
+    "orders": Table(None, lambda t, base, name, parsed: _orders(t, base, name, parsed["crm"].kind)
+                    if t else None),  # keys: per source, checked by _orders
 }

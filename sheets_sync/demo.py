@@ -46,6 +46,18 @@ referrals = "referrals"
 potential = "potential_rub"
 nps = "nps"
 blacklisted = "blacklisted"
+
+[orders]                            # metrics from the deals: revenue_12m, cv_12m, xyz, abc, rfm...
+source = "sql"                      # the orders table of the demo CRM ("file" for a CSV/XLSX)
+path = "crm.sqlite"
+table = "orders"
+won = ["won"]                       # the statuses that count as won deals
+[orders.columns]                    # ours = the table's column
+client_id = "company_id"
+amount = "amount"
+date = "closed_on"
+cost = "cost"
+status = "status"
 """
 
 RU_FORMS = ["ООО", "АО", "ИП", "ЗАО", "ПАО"]
@@ -71,6 +83,10 @@ PROFILES = [  # name, weight, roi range, revenue range, orders, overdue, referra
 ]
 
 
+#: a demo client of the vip or loyal kind with this many orders a year buys every month
+STEADY_ORDERS = 13
+
+
 def default_rules_text() -> str:
     return resources.files("sheets_sync").joinpath("default_rules.py").read_text("utf-8")
 
@@ -93,7 +109,7 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
     return paths
 
 
-def demo_rows(n: int, today: date, seed: int, unreadable: bool = False) -> list[tuple]:
+def demo_rows(n: int, today: date, seed: int, unreadable: bool = False, messy: bool = True) -> list[tuple]:
     """``n`` realistic clients (with a few messy values), deterministic for a seed."""
     rnd = random.Random(seed)
     weights = [p[1] for p in PROFILES]
@@ -118,13 +134,76 @@ def demo_rows(n: int, today: date, seed: int, unreadable: bool = False) -> list[
             tenure_days = max(tenure_days, rnd.randint(400, 365 * 6))
         first = today - timedelta(days=tenure_days)
         last = today - timedelta(days=rnd.randint(1, min(tenure_days, 200)))
+        if kind in ("vip", "loyal") and n_orders >= STEADY_ORDERS:  # buys every month, lately too
+            last = today - timedelta(days=1 + i % 20)  # (no draw: the other values stay as they were)
         potential = revenue * (rnd.uniform(2.5, 6) if kind == "prospect" else rnd.uniform(0.5, 1.8))
         rows.append((i, name, revenue, costs, n_orders, first.isoformat(), last.isoformat(),
                      rnd.randint(*overdue), rnd.randint(*refs), round(potential, -3),
                      rnd.randint(*nps) if rnd.random() > 0.1 else None,
                      1 if kind == "late" and rnd.random() < 0.15 else 0, None))
-    _make_messy(rows, rnd, unreadable)
+    if messy:
+        _make_messy(rows, rnd, unreadable)
     return rows
+
+
+def demo_deals(rows: list[tuple], today: date, seed: int) -> list[tuple]:
+    """The demo CRM's deals, consistent with its clients (the clean values of ``rows``): the
+    won deals of the 365 days up to ``today`` add up to the client's revenue and costs and
+    count its orders_12m, the last is on last_order, the first on first_order. A client with
+    STEADY_ORDERS or more orders a year and a recent last order buys every month for about
+    the same sum (XYZ X or Y); the others buy in random months (mostly Z). A few lost deals
+    (status 'lost') ride along."""
+    rnd = random.Random(seed)
+    deals: list[tuple] = []
+    window = today - timedelta(days=364)
+    this_month = date(today.year, today.month, 1)
+    months = []  # the first day of each of the last 12 full months
+    for k in range(12, 0, -1):
+        y, m = divmod(today.year * 12 + today.month - 1 - k, 12)
+        months.append(date(y, m + 1, 1))
+    for cid, _, revenue, costs, n_orders, first, last, *_ in rows:
+        if not n_orders or first is None or last is None:
+            continue
+        first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
+        start = max(first_day, window)
+        days: list[date] = []
+        weights: list[float] = []
+        if n_orders >= STEADY_ORDERS and last_day >= months[-1] and first_day <= window:
+            rest = n_orders - 1  # one deal on last_order; the others over the 12 full months
+            per_month = [1] * 12
+            for k in rnd.sample(range(12), rest - 12) if rest > 12 else []:
+                per_month[k] += 1
+            for k, count in enumerate(per_month[:rest]):
+                low = max(months[k], start)
+                high = (months[k + 1] if k < 11 else this_month) - timedelta(days=1)
+                high = min(high, last_day)
+                share = rnd.uniform(0.96, 1.04) / count
+                for _ in range(count):
+                    days.append(low + timedelta(days=rnd.randint(0, max((high - low).days, 0))))
+                    weights.append(share)
+            days.append(last_day)
+            weights.append(1.0 if last_day >= this_month else weights[-1])
+        else:
+            days = sorted(start + timedelta(days=rnd.randint(0, max((last_day - start).days, 0)))
+                          for _ in range(n_orders - 1)) + [last_day]
+            weights = [rnd.uniform(0.3, 1.7) for _ in days]
+        total = sum(weights)
+        amounts = [round(revenue * w / total, 2) for w in weights]
+        amounts[-1] = round(revenue - sum(amounts[:-1]), 2)
+        ratio = costs / revenue if revenue else 0.0
+        for day, amount in zip(days, amounts, strict=True):
+            deals.append((cid, amount, day.isoformat(), round(amount * ratio, 2), "won"))
+        if first_day < window:  # older deals: the first on first_order
+            older = [first_day] + [first_day + timedelta(days=rnd.randint(0, (window - first_day).days - 1))
+                                   for _ in range(rnd.randint(0, 4))]
+            for day in older:
+                amount = round(revenue / max(n_orders, 1) * rnd.uniform(0.5, 1.5), 2)
+                deals.append((cid, amount, day.isoformat(), round(amount * ratio, 2), "won"))
+        if rnd.random() < 0.2:
+            deals.append((cid, round(revenue * 0.1, 2), (last_day - timedelta(days=5)).isoformat(),
+                          None, "lost"))
+    rnd.shuffle(deals)
+    return deals
 
 
 def _make_messy(rows: list[tuple], rnd: random.Random, unreadable: bool = False) -> None:
@@ -208,4 +287,9 @@ def write_demo_crm(path: Path, n: int, today: date, seed: int) -> None:
             "costs_rub, orders_12m INTEGER, first_order, last_order, overdue_days, "
             "referrals INTEGER, potential_rub, nps, blacklisted INTEGER, category TEXT)")
         db.executemany(f"INSERT INTO companies VALUES ({', '.join('?' * 13)})", rows)
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, company_id INTEGER, amount REAL, "
+                   "closed_on TEXT, cost REAL, status TEXT)")
+        db.executemany("INSERT INTO orders (company_id, amount, closed_on, cost, status) "
+                       "VALUES (?, ?, ?, ?, ?)", demo_deals(demo_rows(n, today, seed, messy=False),
+                                                            today, seed + 2))
     db.close()

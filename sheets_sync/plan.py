@@ -167,10 +167,13 @@ def _with_ledger(outcome: pd.DataFrame, ledger: dict[str, dict[str, Any]]) -> pd
 
 def sheet_columns(config: Config, rules: RuleSet, raw: pd.DataFrame) -> list[ColumnSpec]:
     """Our columns of the Clients tab for a CRM table with the columns of ``raw``."""
-    mapped = resolve_mapping(raw.columns, config.fields)
-    crm_columns = [c for c in list(COLUMNS) + list(rules.columns)
-                   if c in mapped and c not in ("manual_category", "notes")]
-    return clients_columns(crm_columns, config.sheet.headers, rules.columns)
+    from .orders.columns import ORDER_COLUMNS  # the deals' metrics ([orders]) show beside them
+
+    mapped = resolve_mapping(raw.columns, config.fields, ORDER_COLUMNS)
+    crm_columns = [c for c in dict.fromkeys([*COLUMNS, *rules.columns, *ORDER_COLUMNS])
+                   if (c in mapped or (c in ORDER_COLUMNS and c in rules.columns))
+                   and c not in ("manual_category", "notes")]
+    return clients_columns(crm_columns, config.sheet.headers, {**ORDER_COLUMNS, **rules.columns})
 
 
 def _counts(outcome: pd.DataFrame, rules: RuleSet) -> dict[str, int]:

@@ -21,7 +21,8 @@ from .errors import ConcurrentEditError, SheetLockedError, ShrinkError, Uncertai
 from .layout import HISTORY_HEADER, ClientsGrid, build_layout, read_clients, same
 from .live import AS_OF_LABEL, LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
-from .outcome import Categorized, categorized, client_table
+from .orders.merge import add_orders
+from .outcome import Categorized, categorized
 from .parsing import id_text
 from .plan import (
     Inputs,
@@ -38,7 +39,7 @@ from .serials import DateCells
 from .session import Context, locked, now, open_context, open_session
 from .sheets.base import ColumnSpec, TabWrite, WriteBatch
 from .sheets.guard import header_text
-from .table import ClientTable, Kind
+from .table import ClientTable, Kind, build_table, require_columns
 
 SUMMARY_TAB = "Summary"
 CONCURRENT_RETRIES = 3
@@ -54,8 +55,11 @@ def _step(ctx: Context, name: str) -> None:
 def read_crm(ctx: Context) -> tuple[ClientTable, pd.DataFrame]:
     raw = ctx.crm.fetch()
     checkpoint("crm-read")
-    table = client_table(raw, ctx.config.fields, ctx.config.parsing, ctx.rules,
-                         f"The CRM ({ctx.config.crm.kind}) data")
+    # as outcome.client_table, with the deals' metrics merged before the required columns are
+    # checked (revenue, costs and orders_12m may come from the deals)
+    table = build_table(raw, dict(ctx.config.fields), ctx.config.parsing, extra=ctx.rules.columns)
+    table, raw = add_orders(ctx.config, ctx.rules.thresholds, table, raw, ctx.now.date(), ctx.crm, ctx.state)
+    require_columns(table, ctx.rules.required, raw.columns, f"The CRM ({ctx.config.crm.kind}) data")
     return table, raw
 
 

@@ -189,7 +189,11 @@ class _Reader:
                 raise self.fail(f"threshold {name!r}: {why}", _key_lines(th_node).get(
                     name, _line(th_node)))
         columns = self.read_columns()
-        names: dict[str, Type] = {c: KIND_TYPES[k] for c, k in {**COLUMNS, **columns}.items()}
+        from ..orders.columns import ORDER_COLUMNS
+
+        # the deals' columns (revenue_12m, xyz, rfm...) may be used like any column
+        names: dict[str, Type] = {c: KIND_TYPES[k]
+                                  for c, k in {**COLUMNS, **ORDER_COLUMNS, **columns}.items()}
         names.update(dict.fromkeys(BUILTIN_METRICS, Type.NUMBER))
         clash = set(thresholds) & set(names)
         if clash:
@@ -208,6 +212,17 @@ class _Reader:
         for r in required:
             if r not in names:
                 raise self.fail(f"REQUIRED names unknown column {r!r}", _line(req_node))
+        # a deals' column the rules use is a column of theirs (blank without an [orders]
+        # source, filled from a company field where [fields] maps one); the others are not
+        used = _columns_used([*(s.node for s in stages), *(m.node for m in metrics),
+                              *(c.node for c in categories)]) | set(required)
+        for name, kind in ORDER_COLUMNS.items():
+            if name in columns:
+                continue
+            if name in used:
+                columns[name] = kind
+            else:
+                names.pop(name, None)
         return RuleSet(self.path, thresholds, columns, list(required), metrics, stages,
                        categories, names)
 
@@ -294,6 +309,25 @@ class _Reader:
                 raise self.fail("title and strategy must be text", line, code)
             out.append(Category(code, title, expr, when, strategy, colour.upper(), when_line))
         return out
+
+
+def _columns_used(nodes: list[Node]) -> set[str]:
+    """Names of the columns the expressions read."""
+    import dataclasses
+
+    from .expr import Col
+
+    out: set[str] = set()
+    todo: list[Any] = list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Col):
+            out.add(node.name)
+        elif isinstance(node, tuple | list):
+            todo.extend(node)
+        elif dataclasses.is_dataclass(node):
+            todo.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+    return out
 
 
 def _clip(value: object) -> str:

@@ -1,0 +1,81 @@
+"""``[orders] source = "sql"``: an orders table in any database SQLAlchemy reaches.
+
+    [orders]
+    source = "sql"
+    path = "crm.sqlite"             # a SQLite file, or url = "postgresql+psycopg://user@host/db"
+    # password_env = "ORDERS_DB_PASSWORD"
+    table = "orders"
+    won = ["won"]                   # only with a status column
+    [orders.columns]
+    client_id = "company_id"
+    amount = "amount"
+    date = "closed_at"
+    cost = "cost"                   # optional
+    status = "status"               # optional
+
+Only the mapped columns are selected, and with a status column only the won rows: the
+database does the filtering, pandas the aggregation.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from ..config import OrdersSettings
+from ..errors import ConfigError, CrmError, InputError
+from ..table import ParseOptions
+from .read import Deals, deals_from_raw, resolve
+
+
+def _url(settings: OrdersSettings) -> URL:
+    if settings.path is not None:
+        return URL.create("sqlite", database=str(settings.path))
+    try:
+        url = make_url(str(settings.url))
+    except sa.exc.ArgumentError:
+        raise ConfigError(f"[orders] url {settings.url!r} is not a database URL; write it as "
+                          "\"postgresql+psycopg://user@host/db\" or \"sqlite:///orders.sqlite\"") from None
+    if settings.password_env:
+        password = os.environ.get(settings.password_env)
+        if not password:
+            raise ConfigError(f"[orders] password_env: the environment variable "
+                              f"{settings.password_env} is not set")
+        url = url.set(password=password)
+    return url
+
+
+def read_sql(settings: OrdersSettings, options: ParseOptions) -> Deals:
+    url = _url(settings)
+    if settings.path is not None and not settings.path.is_file():
+        raise InputError(f"{settings.path}: the orders database does not exist; fix [orders] path")
+    where = f"table {settings.table!r}"
+    try:
+        engine = sa.create_engine(url)
+    except Exception as exc:  # a missing driver, a bad option
+        raise ConfigError(f"[orders] url: cannot open {url.render_as_string(hide_password=True)}: "
+                          f"{exc}") from exc
+    try:
+        with engine.connect() as conn:
+            try:
+                table = sa.Table(str(settings.table), sa.MetaData(), autoload_with=conn)
+            except sa.exc.NoSuchTableError:
+                names = sa.inspect(conn).get_table_names()
+                raise InputError(f"[orders] table {settings.table!r} does not exist in "
+                                 f"{url.render_as_string(hide_password=True)} (tables: "
+                                 f"{', '.join(names) or 'none'})") from None
+            columns = resolve([c.name for c in table.columns], settings.columns, where)
+            query = sa.select(*(table.c[name].label(name) for name in dict.fromkeys(columns.values())))
+            if "status" in columns and settings.won:  # the database keeps only the won deals
+                status = sa.func.lower(sa.func.trim(sa.cast(table.c[columns["status"]], sa.String)))
+                query = query.where(status.in_([w.casefold() for w in settings.won]))
+            raw = pd.DataFrame(conn.execute(query).fetchall(), columns=list(dict.fromkeys(columns.values())))
+    except sa.exc.SQLAlchemyError as exc:
+        raise CrmError(f"[orders] reading {where}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        engine.dispose()
+    return deals_from_raw(raw.astype(object).where(raw.notna(), None), settings.columns,
+                          settings.won, options, where, first_row=1)
