@@ -23,7 +23,7 @@ from .metrics import add_metrics
 from .rules.evaluate import Evaluator, render
 from .rules.expr import Type
 from .rules.loader import RuleSet
-from .table import ClientTable, Problem
+from .table import ClientTable, Problem, blank_column
 
 UNQUALIFIED = "unqualified"
 
@@ -39,6 +39,9 @@ def categorize(table: ClientTable, rules: RuleSet, as_of: date, *,
                with_reasons: bool = True) -> Outcome:
     """Categorize every client of ``table`` by ``rules`` as of the day ``as_of``."""
     frame = table.frame
+    missing = [c for c in rules.columns if c not in frame.columns]
+    if missing:  # a column the rules declare (or a deals' metric they use) the table lacks: blank
+        frame = frame.assign(**{c: blank_column(rules.columns[c], frame.index) for c in missing})
     problems = {k: list(v) for k, v in table.problems.items()}
     for label, problem in future_dates(frame, as_of):
         problems.setdefault(label, []).append(problem)

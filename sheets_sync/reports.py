@@ -255,22 +255,30 @@ class Capacity:
 
 
 def capacity(outcome: pd.DataFrame, rules: RuleSet, slots: int) -> Capacity:
-    """"10 clients, capacity for 6": keep clients in category order, then by profit ratio.
+    """"10 clients, capacity for 6": keep clients in category order, then by profitability,
+    then by stability.
 
     Category order is the rules file's order of A-like codes first: the best categories (AAA,
     AA, A, B, C, D) and then E-like and unqualified ones last. Within a category the higher
-    ROI comes first, then the higher profit.
+    ROI in whole percent comes first; at the same ROI the steadier buyer (the lower ``cv_12m``
+    from the deals, blank last); then the higher profit.
     """
     if slots < 0:
         raise InputError("--slots must be 0 or more")
     rank = _category_rank(rules)
-    frame = outcome[["id", "name", "category", "revenue", "profit", "roi_pct"]].copy()
+    steady = [c for c in ("xyz", "cv_12m") if c in outcome.columns]
+    frame = outcome[["id", "name", "category", "revenue", "profit", "roi_pct", *steady]].copy()
     frame["_rank"] = frame["category"].map(lambda c: rank.get(str(c), len(rank)))
-    frame["_roi"] = pd.to_numeric(frame["roi_pct"], errors="coerce").fillna(float("-inf"))
+    frame["_roi"] = pd.to_numeric(frame["roi_pct"], errors="coerce").round(0).fillna(float("-inf"))
+    cv = outcome["cv_12m"] if "cv_12m" in outcome.columns else pd.Series(float("nan"), index=outcome.index)
+    frame["_cv"] = pd.to_numeric(cv, errors="coerce").fillna(float("inf"))
     frame["_profit"] = pd.to_numeric(frame["profit"], errors="coerce").fillna(float("-inf"))
-    frame = frame.sort_values(["_rank", "_roi", "_profit"], ascending=[True, False, False], kind="stable")
-    frame = frame.drop(columns=["_rank", "_roi", "_profit"])
+    frame = frame.sort_values(["_rank", "_roi", "_cv", "_profit"], ascending=[True, False, True, False],
+                              kind="stable")
+    frame = frame.drop(columns=["_rank", "_roi", "_cv", "_profit"])
     frame["roi_pct"] = pd.to_numeric(frame["roi_pct"], errors="coerce").round(1)
+    if steady and all(frame[c].isna().all() for c in steady):  # no deals: nothing to show
+        frame = frame.drop(columns=steady)
     return Capacity(slots, frame.iloc[:slots].reset_index(drop=True), frame.iloc[slots:].reset_index(drop=True))
 
 

@@ -352,6 +352,11 @@ def _parser_for(kind: Kind, values: pd.Series, options: ParseOptions) -> Callabl
     return parse_text
 
 
+def blank_column(kind: Kind, index: pd.Index) -> pd.Series:
+    """A column of ``kind`` with every value blank."""
+    return _typed([None] * len(index), kind, index)
+
+
 def _typed(parsed: list[object], kind: Kind, index: pd.Index) -> pd.Series:
     if kind in NUMERIC_KINDS:
         return pd.Series(pd.array([np.nan if v is None else v for v in parsed], dtype="Float64"),

@@ -15,8 +15,13 @@ def quarter(cli: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SHEETS_SYNC_NOW", "2026-08-01T09:00:00")
     folder = tmp_path / "demo"
     cli("demo", str(folder), "--clients", "80", code=0)
+    # without the deals: their metrics move with the calendar (tested in tests/orders); here
+    # only the two clients edited below may move
+    config = folder / "sheets-sync.toml"
+    config.write_text(config.read_text(encoding="utf-8").split("\n[orders]")[0] + "\n", encoding="utf-8")
+    cli("sync", "--config", str(config), code=0)
     with sqlite3.connect(folder / "sheets-sync.state.sqlite") as db:
-        ids = [r[0] for r in db.execute("SELECT client_id FROM history WHERE to_cat IN ('B', 'C', 'D') "
+        ids = [r[0] for r in db.execute("SELECT DISTINCT client_id FROM history WHERE to_cat IN ('B', 'C', 'D') "
                                         "ORDER BY CAST(client_id AS INTEGER) LIMIT 2")]
     with sqlite3.connect(folder / "crm.sqlite") as db:
         db.execute("UPDATE companies SET revenue_rub = 100000, costs_rub = 150000, overdue_days = 0, "
