@@ -459,7 +459,6 @@ def _orders(table: Any, base: Path, name: str, crm_kind: str) -> OrdersSettings:
         raise ConfigError(f"{name} [orders] source must be one of {', '.join(map(repr, ORDER_SOURCES))}"
                           f" (got {source!r}): \"crm\" for the deals of the CRM in [crm], \"sql\" "
                           "for an orders table, \"file\" for a CSV or XLSX file of orders")
-    check_keys(table, _ORDERS_KEYS[source], "orders", file=name)
     for key in ("url", "path", "table", "sheet", "encoding", "password_env"):
         if key in table and (not isinstance(table[key], str) or not table[key].strip()):
             raise ConfigError(f"{name} [orders] {key} must be text in quotes (got {table[key]!r})")
@@ -467,6 +466,7 @@ def _orders(table: Any, base: Path, name: str, crm_kind: str) -> OrdersSettings:
         raise ConfigError(f"{name} [orders] source = \"crm\" reads the deals of amoCRM, Bitrix24 or "
                           f"HubSpot; [crm] kind is {crm_kind!r}. Use source = \"sql\" (an orders "
                           "table) or \"file\" (a CSV/XLSX of orders) instead.")
+    check_keys(table, _ORDERS_KEYS[source], "orders", file=name)
     if source == "sql":
         if ("url" in table) == ("path" in table):
             raise ConfigError(f"{name} [orders] source = \"sql\": set url (any SQLAlchemy URL) or "

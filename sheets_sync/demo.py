@@ -46,7 +46,10 @@ referrals = "referrals"
 potential = "potential_rub"
 nps = "nps"
 blacklisted = "blacklisted"
+"""
 
+#: The demo's deals (appended to CONFIG_TEXT in the demo's config).
+ORDERS_TEXT = """
 [orders]                            # metrics from the deals: revenue_12m, cv_12m, xyz, abc, rfm...
 source = "sql"                      # the orders table of the demo CRM ("file" for a CSV/XLSX)
 path = "crm.sqlite"
@@ -102,7 +105,7 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
     if existing:
         raise ConfigError(f"{folder} already holds {', '.join(existing)}. Choose an empty "
                           "folder, e.g. `sheets-sync demo new-folder`.")
-    paths["config"].write_text(CONFIG_TEXT, encoding="utf-8")
+    paths["config"].write_text(CONFIG_TEXT + ORDERS_TEXT, encoding="utf-8")
     paths["rules"].write_text(default_rules_text(), encoding="utf-8")
     write_demo_crm(paths["crm"], clients, today or date.today(), seed)
     write_demo_export(paths["export"], EXPORT_CLIENTS, today or date.today(), seed + 1)

@@ -71,11 +71,13 @@ def resolve(headers: Sequence[str], mapping: Mapping[str, str], where: str) -> d
 
 
 def deals_from_raw(raw: pd.DataFrame, mapping: Mapping[str, str], won: Sequence[str],
-                   options: ParseOptions, where: str, first_row: int = 2) -> Deals:
+                   options: ParseOptions, where: str, first_row: int = 2,
+                   labels: Sequence[str] | None = None) -> Deals:
     """Read ``raw`` (one row per deal, the source's columns) into :class:`Deals`.
 
     ``first_row`` is the row number the source shows for the first data row (2 in a file with
-    a header), so a problem names the row an owner can find."""
+    a header), so a problem names the row an owner can find; ``labels`` name the rows instead
+    (a table's key: ``id 17``)."""
     columns = resolve([str(c) for c in raw.columns], mapping, where)
     n = len(raw)
     ids = np.array([id_text(v) for v in raw[columns["client_id"]].tolist()], dtype=object)
@@ -97,8 +99,8 @@ def deals_from_raw(raw: pd.DataFrame, mapping: Mapping[str, str], won: Sequence[
 
     def note(position: int, column: str, value: object, why: str) -> None:
         if counted[position]:
-            deals.problems.setdefault(ids[position], []).append(
-                (f"{where}, row {first_row + position}, {column}", value, why))
+            row = labels[position] if labels is not None else f"row {first_row + position}"
+            deals.problems.setdefault(ids[position], []).append((f"{where}, {row}, {column}", value, why))
 
     amount = _numbers(raw[columns["amount"]], options, columns["amount"], note, required=True)
     cost = _numbers(raw[columns["cost"]], options, columns["cost"], note, required=False) \
@@ -112,7 +114,7 @@ def deals_from_raw(raw: pd.DataFrame, mapping: Mapping[str, str], won: Sequence[
 def _numbers(values: pd.Series, options: ParseOptions, column: str, note, *,  # type: ignore[no-untyped-def]
              required: bool) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        out = values.to_numpy(dtype="float64", na_value=np.nan)
+        out = values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
         bad = ~np.isfinite(out) & ~np.isnan(out)
         for position in np.flatnonzero(bad | (np.isnan(out) if required else False)):
             note(int(position), column, None if np.isnan(out[position]) else float(out[position]),

@@ -68,14 +68,23 @@ def read_sql(settings: OrdersSettings, options: ParseOptions) -> Deals:
                                  f"{url.render_as_string(hide_password=True)} (tables: "
                                  f"{', '.join(names) or 'none'})") from None
             columns = resolve([c.name for c in table.columns], settings.columns, where)
-            query = sa.select(*(table.c[name].label(name) for name in dict.fromkeys(columns.values())))
+            keys = [c.name for c in table.primary_key.columns]
+            names = list(dict.fromkeys(columns.values()))
+            query = sa.select(*(table.c[name].label(name) for name in names),
+                              *(table.c[k].label(f"_key_{k}") for k in keys))
             if "status" in columns and settings.won:  # the database keeps only the won deals
                 status = sa.func.lower(sa.func.trim(sa.cast(table.c[columns["status"]], sa.String)))
                 query = query.where(status.in_([w.casefold() for w in settings.won]))
-            raw = pd.DataFrame(conn.execute(query).fetchall(), columns=list(dict.fromkeys(columns.values())))
+            raw = pd.DataFrame(conn.execute(query).fetchall(),
+                               columns=names + [f"_key_{k}" for k in keys])
     except sa.exc.SQLAlchemyError as exc:
         raise CrmError(f"[orders] reading {where}: {str(exc).splitlines()[0]}") from exc
     finally:
         engine.dispose()
-    return deals_from_raw(raw.astype(object).where(raw.notna(), None), settings.columns,
-                          settings.won, options, where, first_row=1)
+    labels = None
+    if keys:  # a problem names the deal by the table's key: "table 'orders', id 17, amount"
+        parts = [raw.pop(f"_key_{k}").astype(str) for k in keys]
+        joined = parts[0] if len(parts) == 1 else pd.Series(["/".join(t) for t in zip(*parts, strict=True)])
+        labels = [f"{'/'.join(keys)} {v}" for v in joined.tolist()]
+    return deals_from_raw(raw, settings.columns, settings.won, options, where, first_row=1,
+                          labels=labels)
