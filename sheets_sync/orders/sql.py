@@ -13,8 +13,9 @@
     cost = "cost"                   # optional
     status = "status"               # optional
 
-Only the mapped columns are selected, and with a status column only the won rows: the
-database does the filtering, pandas the aggregation.
+Only the mapped columns (and the table's key, to name a deal in a message) are selected; the
+statuses are compared in Python, ignoring case in any alphabet (SQLite's lower() folds only
+ASCII), and pandas aggregates.
 """
 
 from __future__ import annotations
@@ -72,9 +73,6 @@ def read_sql(settings: OrdersSettings, options: ParseOptions) -> Deals:
             names = list(dict.fromkeys(columns.values()))
             query = sa.select(*(table.c[name].label(name) for name in names),
                               *(table.c[k].label(f"_key_{k}") for k in keys))
-            if "status" in columns and settings.won:  # the database keeps only the won deals
-                status = sa.func.lower(sa.func.trim(sa.cast(table.c[columns["status"]], sa.String)))
-                query = query.where(status.in_([w.casefold() for w in settings.won]))
             raw = pd.DataFrame(conn.execute(query).fetchall(),
                                columns=names + [f"_key_{k}" for k in keys])
     except sa.exc.SQLAlchemyError as exc:
