@@ -19,6 +19,7 @@ from ..metrics import RATIO_DECIMALS
 from .columns import DEFAULT_THRESHOLDS
 
 _DAY = np.int64(86_400_000_000_000)  # nanoseconds
+_CODES = np.array([str(i) for i in range(1000)], dtype=object)  # 545 -> "545"
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,12 @@ def order_metrics(deals: pd.DataFrame, as_of: date, clients: Iterable[str] | Non
     else:
         universe = pd.Index(pd.unique(np.asarray(list(clients), dtype=object))).astype(str)
     n = len(universe)
-    codes = universe.get_indexer(ids) if len(ids) else np.zeros(0, dtype=np.int64)
+    # each deal's client as a position in the universe: hash the ids once, then map the
+    # distinct ones (far fewer than the deals) onto the universe
+    fcodes, distinct = pd.factorize(ids)
+    mapped = universe.get_indexer(pd.Index(distinct, dtype=object).astype(str)) \
+        if len(distinct) else np.zeros(0, dtype=np.int64)
+    codes = np.where(fcodes >= 0, mapped[np.maximum(fcodes, 0)] if len(mapped) else -1, -1)
     day_ns = pd.Timestamp(as_of).value
     dates = deals["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     dates = dates - dates % _DAY  # the day; NaT stays far below any day
@@ -88,9 +94,8 @@ def order_metrics(deals: pd.DataFrame, as_of: date, clients: Iterable[str] | Non
     costs_blank = np.full(n, True) if not has_cost else (orders > 0) & (cost_count == 0)
 
     # the last 12 full calendar months
-    month = pd.DatetimeIndex(d).year.to_numpy() * 12 + pd.DatetimeIndex(d).month.to_numpy() - 1 \
-        if len(d) else np.zeros(0, dtype=np.int64)
-    start = as_of.year * 12 + as_of.month - 1 - 12
+    month = d.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    start = (as_of.year - 1970) * 12 + as_of.month - 1 - 12
     k = month - start
     inside = (k >= 0) & (k < 12)
     slots = c[inside] * 12 + k[inside]
@@ -127,9 +132,9 @@ def order_metrics(deals: pd.DataFrame, as_of: date, clients: Iterable[str] | Non
         scores[name] = out
     rfm = np.full(n, None, dtype=object)
     if m:
-        digits = [scores[s][ranked].astype(np.int64).astype(str)
-                  for s in ("r_score", "f_score", "m_score")]
-        rfm[ranked] = np.char.add(np.char.add(digits[0], digits[1]), digits[2]).astype(object)
+        code = (scores["r_score"][ranked] * 100 + scores["f_score"][ranked] * 10
+                + scores["m_score"][ranked]).astype(np.int64)
+        rfm[ranked] = _CODES[code]
 
     def day_column(values: np.ndarray) -> np.ndarray:
         out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
