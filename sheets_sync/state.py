@@ -11,7 +11,9 @@ It keeps what the sheet and the CRM cannot tell us on their own:
   sheet that lost them (a deleted column, row, tab or workbook) never costs one: they are put
   back, or the sync refuses and says why;
 * ``ledger``: categories the CRM rejected, retried at every run until they go through;
-* ``runs``: one summary per sync.
+* ``runs``: one summary per sync;
+* ``deals``: the CRM's deals as last read (``[orders] source = "crm"``), so a steady sync reads
+  only the deals changed since (``sheets_sync.orders.vendors``).
 
 Each step's state is saved in its own transaction, only when the step succeeded.
 """
@@ -46,6 +48,9 @@ CREATE TABLE IF NOT EXISTS edits (
 CREATE TABLE IF NOT EXISTS owner (
     client_id TEXT NOT NULL, col TEXT NOT NULL, value TEXT NOT NULL, seen_at TEXT,
     PRIMARY KEY (client_id, col));
+CREATE TABLE IF NOT EXISTS deals (
+    source TEXT NOT NULL, deal_id TEXT NOT NULL, client_id TEXT, amount REAL, day TEXT,
+    won INTEGER NOT NULL, PRIMARY KEY (source, deal_id));
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT, finished_at TEXT, summary TEXT);
 """
@@ -256,3 +261,19 @@ class StateStore:
                             (started.isoformat(timespec="seconds"),
                              finished.isoformat(timespec="seconds"),
                              json.dumps(summary, ensure_ascii=False, default=str)))
+
+
+    # -- the CRM's deals ([orders] source = "crm"), kept between syncs
+    def deals(self, source: str) -> list[tuple[str, str, float | None, str | None, int]]:
+        """(deal id, client id, amount, close day ISO, won) of every deal kept for ``source``."""
+        return self.db.execute("SELECT deal_id, client_id, amount, day, won FROM deals WHERE source = ?",
+                               (source,)).fetchall()
+
+    def save_deals(self, source: str, rows: Iterable[tuple[str, str, float | None, str | None, int]],
+                   *, replace_all: bool) -> None:
+        """Keep ``rows`` (as :meth:`deals` gives them); ``replace_all``: they are all there are."""
+        with self.db:
+            if replace_all:
+                self.db.execute("DELETE FROM deals WHERE source = ?", (source,))
+            self.db.executemany("INSERT OR REPLACE INTO deals (source, deal_id, client_id, amount, day, won) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", [(source, *row) for row in rows])
