@@ -19,7 +19,7 @@ from sheets_sync.demo import default_rules_text
 from sheets_sync_emulators.crm import AmoCrmApp, App, Bitrix24App, EmulatorServer, HubSpotApp
 
 AS_OF = dt.date(2026, 11, 23)  # the day SHEETS_SYNC_NOW gives every test
-DEALS, SEED, COMPANIES = 600, 5, 8
+DEALS, SEED, COMPANIES, COSTS = 600, 5, 8, 1_000_000
 
 try:  # the deals endpoints of the emulators (issue 17, emulator side)
     from sheets_sync_emulators.crm.deals import plan
@@ -40,9 +40,10 @@ def servers() -> Iterator[dict[str, EmulatorServer]]:
 
 
 def config(kind: str, url: str) -> str:
-    crm = {"amocrm": (url, "AMOCRM_TOKEN", "SS_CATEGORY", "id", "name"),
-           "bitrix24": (f"{url}/rest/1/", "BITRIX24_WEBHOOK", "UF_CRM_SS_CATEGORY", "ID", "TITLE"),
-           "hubspot": (url, "HUBSPOT_TOKEN", "client_category", "id", "name")}[kind]
+    crm = {"amocrm": (url, "AMOCRM_TOKEN", "SS_CATEGORY", "id", "name", "COSTS"),
+           "bitrix24": (f"{url}/rest/1/", "BITRIX24_WEBHOOK", "UF_CRM_SS_CATEGORY", "ID", "TITLE",
+                        "UF_CRM_COSTS"),
+           "hubspot": (url, "HUBSPOT_TOKEN", "client_category", "id", "name", "costs")}[kind]
     return f'''rules = "rules.py"
 [crm]
 kind = "{kind}"
@@ -54,6 +55,7 @@ workbook = "clients.xlsx"
 [fields]
 id = "{crm[3]}"
 name = "{crm[4]}"
+costs = "{crm[5]}"
 [orders]
 source = "crm"
 '''
@@ -87,19 +89,23 @@ def test_sync_reads_the_crm_deals(kind: str, servers: dict[str, EmulatorServer],
     app: Any = server.app
     app.reset()
     state = app.state
+    # the deals carry no cost: the companies keep theirs in a field, mapped in [fields]
     if isinstance(app, AmoCrmApp):
         app.limiter.configure(enabled=False)
-        ids = [str(state.add_company(f"Компания {i}").id) for i in range(COMPANIES)]
+        state.add_field("Затраты", "numeric", code="COSTS")
+        ids = [str(state.add_company(f"Компания {i}", {"COSTS": COSTS}).id) for i in range(COMPANIES)]
         monkeypatch.setenv("AMOCRM_TOKEN", state.token)
     elif isinstance(app, Bitrix24App):
         app.bucket.configure(enabled=False)
         app.operation.configure(enabled=False)
-        ids = [str(state.add_company(f"Компания {i}").id) for i in range(COMPANIES)]
+        state.add_userfield("COSTS", "double", "Затраты")
+        ids = [str(state.add_company(f"Компания {i}", UF_CRM_COSTS=COSTS).id) for i in range(COMPANIES)]
         monkeypatch.setenv("BITRIX24_WEBHOOK", state.code)
     else:
         assert isinstance(app, HubSpotApp)
         app.limiter.configure(enabled=False)
-        ids = [str(state.add_company(name=f"Company {i}").id) for i in range(COMPANIES)]
+        state.add_property("costs", "costs", "number")
+        ids = [str(state.add_company(name=f"Company {i}", costs=COSTS).id) for i in range(COMPANIES)]
         monkeypatch.setenv("HUBSPOT_TOKEN", state.token)
     state.seed_deals(DEALS, seed=SEED, as_of=AS_OF)
     (tmp_path / "rules.py").write_text(default_rules_text(), encoding="utf-8")
@@ -116,6 +122,7 @@ def test_sync_reads_the_crm_deals(kind: str, servers: dict[str, EmulatorServer],
         last = row["last_order"]
         assert (last.date() if last else None) == want[index]["last_order"], cid
         assert row["xyz"] in ("X", "Y", "Z", None) and (row["rfm"] is None or len(str(row["rfm"])) == 3)
+        assert row["category"] != "unqualified" and row["profit"] == row["revenue"] - COSTS
 
     # a second sync: amoCRM and Bitrix24 are asked only for what changed since the first
     before = len(app.log.entries)
