@@ -89,7 +89,7 @@ def merge_metrics(config: Config, thresholds: Mapping[str, Any], table: ClientTa
     frame_deals = deals.frame
     future = frame_deals["won"].to_numpy(dtype=bool) & (frame_deals["date"] > pd.Timestamp(as_of)).to_numpy()
     if future.any():
-        late = frame_deals.loc[future].groupby("client_id")["date"].max()
+        late = frame_deals.loc[future].groupby("client_id", observed=True)["date"].max()
         for cid, day in late.items():
             for label in by_id.get(str(cid), ()):
                 problems.setdefault(label, []).append(Problem(

@@ -48,15 +48,18 @@ def order_metrics(deals: pd.DataFrame, as_of: date, clients: Iterable[str] | Non
     the source has a cost at all (if not, ``costs_12m`` is blank for everyone)."""
     limits = {**DEFAULT_THRESHOLDS, **{k: float(v) for k, v in (thresholds or {}).items()
                                        if k in DEFAULT_THRESHOLDS}}
-    ids = deals["client_id"].to_numpy(dtype=object)
+    column = deals["client_id"]
+    if isinstance(column.dtype, pd.CategoricalDtype):  # as the readers give them: encoded once
+        fcodes = column.cat.codes.to_numpy(dtype=np.int64)
+        distinct = column.cat.categories.to_numpy(dtype=object)
+    else:  # hash the ids once, then map the distinct ones (far fewer) onto the universe
+        fcodes, distinct = pd.factorize(column.to_numpy(dtype=object))
     if clients is None:
-        universe = pd.Index(pd.unique(ids[deals["won"].to_numpy(dtype=bool)])).astype(str)
+        won_codes = np.unique(fcodes[deals["won"].to_numpy(dtype=bool) & (fcodes >= 0)])
+        universe = pd.Index(distinct[won_codes], dtype=object).astype(str)
     else:
         universe = pd.Index(pd.unique(np.asarray(list(clients), dtype=object))).astype(str)
     n = len(universe)
-    # each deal's client as a position in the universe: hash the ids once, then map the
-    # distinct ones (far fewer than the deals) onto the universe
-    fcodes, distinct = pd.factorize(ids)
     mapped = universe.get_indexer(pd.Index(distinct, dtype=object).astype(str)) \
         if len(distinct) else np.zeros(0, dtype=np.int64)
     codes = np.where(fcodes >= 0, mapped[np.maximum(fcodes, 0)] if len(mapped) else -1, -1)
@@ -77,11 +80,8 @@ def order_metrics(deals: pd.DataFrame, as_of: date, clients: Iterable[str] | Non
     count_all = np.bincount(c, minlength=n)
     first = np.full(n, np.iinfo(np.int64).max)
     last = np.full(n, np.iinfo(np.int64).min)
-    if len(c):
-        grouped = pd.Series(d).groupby(c)
-        mins, maxs = grouped.min(), grouped.max()
-        first[mins.index.to_numpy()] = mins.to_numpy()
-        last[maxs.index.to_numpy()] = maxs.to_numpy()
+    np.minimum.at(first, c, d)
+    np.maximum.at(last, c, d)
     any_deal = count_all > 0
 
     # the 365 days up to and including the sync date

@@ -106,8 +106,8 @@ def deals_from_raw(raw: pd.DataFrame, mapping: Mapping[str, str], won: Sequence[
     cost = _numbers(raw[columns["cost"]], options, columns["cost"], note, required=False) \
         if "cost" in columns else np.full(n, np.nan)
     dates = _dates(raw[columns["date"]], options, columns["date"], note)
-    deals.frame = pd.DataFrame({"client_id": ids, "amount": amount, "date": dates, "cost": cost,
-                                "won": counted})
+    deals.frame = pd.DataFrame({"client_id": pd.Categorical(ids), "amount": amount, "date": dates,
+                                "cost": cost, "won": counted})
     return deals
 
 

@@ -87,13 +87,13 @@ def deals_frame(rows: list[Row] | list[tuple], where: str) -> Deals:
     else:
         client = amount = day = won = ()
     frame = pd.DataFrame({
-        "client_id": np.array([c or "" for c in client], dtype=object),
+        "client_id": pd.Categorical(np.array([c or "" for c in client], dtype=object)),
         "amount": np.array([np.nan if a is None else a for a in amount], dtype="float64"),
         "date": pd.to_datetime(pd.Series(day, dtype=object), errors="coerce").to_numpy(dtype="datetime64[ns]"),
         "cost": np.full(len(rows), np.nan),
         "won": np.array(won, dtype=bool),
     })
-    blank = frame["client_id"].to_numpy() == ""
+    blank = frame["client_id"].to_numpy(dtype=object) == ""
     deals = Deals(frame, has_cost=False, without_client=int((blank & frame["won"].to_numpy()).sum()),
                   where=where)
     deals.frame.loc[blank, "won"] = False

@@ -119,10 +119,12 @@ deal = st.tuples(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(deal, max_size=60), st.booleans())
-def test_agrees_with_the_row_by_row_oracle(deals: list[tuple], has_cost: bool) -> None:
+@given(st.lists(deal, max_size=60), st.booleans(), st.booleans())
+def test_agrees_with_the_row_by_row_oracle(deals: list[tuple], has_cost: bool, encoded: bool) -> None:
     clients = ["a", "b", "c", "d", "e", "f"]
     df = frame([(c, a, d.isoformat(), cost, won) for c, a, d, cost, won in deals])
+    if encoded:  # client ids as the readers give them
+        df["client_id"] = pd.Categorical(df["client_id"])
     got = order_metrics(df, AS_OF, clients, has_cost=has_cost).frame
     want = rowwise_metrics([{"client_id": c, "amount": a, "date": d, "cost": cost, "won": won}
                             for c, a, d, cost, won in deals], AS_OF, clients, has_cost=has_cost)
