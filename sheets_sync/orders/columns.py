@@ -8,7 +8,8 @@ from __future__ import annotations
 from ..table import Kind
 
 #: The frame every deals reader returns: one row per deal.
-#: ``client_id`` text (a pandas Categorical as the readers give it: encoded once), ``amount`` float, ``date`` datetime64 (the close date, a day),
+#: ``client_id`` text (a pandas Categorical as the readers give it: encoded once),
+#: ``amount`` float, ``date`` datetime64 (the close date, a day),
 #: ``cost`` float (NaN when the deal carries none), ``won`` bool.
 DEAL_COLUMNS = ("client_id", "amount", "date", "cost", "won")
 
