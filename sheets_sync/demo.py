@@ -48,8 +48,8 @@ nps = "nps"
 blacklisted = "blacklisted"
 """
 
-#: The demo's deals (appended to CONFIG_TEXT in the demo's config).
-ORDERS_TEXT = """
+#: The demo's deals (in the demo's config, before [fields], which stays the last table).
+ORDERS_TEXT = """\
 [orders]                            # metrics from the deals: revenue_12m, cv_12m, xyz, abc, rfm...
 source = "sql"                      # the orders table of the demo CRM ("file" for a CSV/XLSX)
 path = "crm.sqlite"
@@ -90,6 +90,11 @@ PROFILES = [  # name, weight, roi range, revenue range, orders, overdue, referra
 STEADY_ORDERS = 13
 
 
+def demo_config() -> str:
+    """The demo's config: CONFIG_TEXT with the [orders] table of its deals."""
+    return CONFIG_TEXT.replace("\n[fields]", "\n" + ORDERS_TEXT + "\n[fields]")
+
+
 def default_rules_text() -> str:
     return resources.files("sheets_sync").joinpath("default_rules.py").read_text("utf-8")
 
@@ -105,7 +110,7 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
     if existing:
         raise ConfigError(f"{folder} already holds {', '.join(existing)}. Choose an empty "
                           "folder, e.g. `sheets-sync demo new-folder`.")
-    paths["config"].write_text(CONFIG_TEXT + ORDERS_TEXT, encoding="utf-8")
+    paths["config"].write_text(demo_config(), encoding="utf-8")
     paths["rules"].write_text(default_rules_text(), encoding="utf-8")
     write_demo_crm(paths["crm"], clients, today or date.today(), seed)
     write_demo_export(paths["export"], EXPORT_CLIENTS, today or date.today(), seed + 1)

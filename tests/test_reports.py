@@ -9,6 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from sheets_sync.demo import ORDERS_TEXT
+
 
 @pytest.fixture
 def quarter(cli: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -18,7 +20,7 @@ def quarter(cli: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyP
     # without the deals: their metrics move with the calendar (tested in tests/orders); here
     # only the two clients edited below may move
     config = folder / "sheets-sync.toml"
-    config.write_text(config.read_text(encoding="utf-8").split("\n[orders]")[0] + "\n", encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8").replace(ORDERS_TEXT, ""), encoding="utf-8")
     cli("sync", "--config", str(config), code=0)
     with sqlite3.connect(folder / "sheets-sync.state.sqlite") as db:
         ids = [r[0] for r in db.execute("SELECT DISTINCT client_id FROM history WHERE to_cat IN ('B', 'C', 'D') "
