@@ -94,9 +94,11 @@ def order_metrics(deals: pd.DataFrame, as_of: date, clients: Iterable[str] | Non
     costs_blank = np.full(n, True) if not has_cost else (orders > 0) & (cost_count == 0)
 
     # the last 12 full calendar months
-    month = d.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)  # months since 1970-01
-    start = (as_of.year - 1970) * 12 + as_of.month - 1 - 12
-    k = month - start
+    # the month of each deal among them: 13 month boundaries, one binary search per deal
+    first_month = (as_of.year * 12 + as_of.month - 1) - 12
+    bounds = np.array([pd.Timestamp(year=(first_month + i) // 12, month=(first_month + i) % 12 + 1, day=1).value
+                       for i in range(13)], dtype=np.int64)
+    k = np.searchsorted(bounds, d, side="right") - 1
     inside = (k >= 0) & (k < 12)
     slots = c[inside] * 12 + k[inside]
     sums = np.bincount(slots, a[inside], minlength=n * 12).reshape(n, 12)
