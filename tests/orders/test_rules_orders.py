@@ -65,3 +65,14 @@ def test_capacity_weighs_stability_after_profitability(with_deals: bool) -> None
     kept = capacity(frame, rules, 3).keep["id"].tolist()
     # ROI 100 % (whole percent) for three of them: the steadiest first, then profit; ROI 80 % last
     assert kept == (["steady", "lumpy", "blank"] if with_deals else ["lumpy", "blank", "steady"])
+
+
+def test_every_deal_metric_is_defined_in_the_readme_and_the_rules_file() -> None:
+    from sheets_sync.orders.columns import DEFINITIONS, FROM_DEALS, ORDER_COLUMNS
+
+    readme = (RULES.parent / "README.md").read_text(encoding="utf-8")
+    rules_text = RULES.read_text(encoding="utf-8")
+    for name in [*ORDER_COLUMNS, *FROM_DEALS.values()]:
+        assert name in DEFINITIONS, name
+        assert f"`{name}`" in readme, name
+        assert name in rules_text.split('"""')[1], name  # the rules file's docstring
