@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gspread.utils import rowcol_to_a1
+
 from .conftest import GoogleDemo
 
 
@@ -36,7 +38,7 @@ def test_an_owner_edit_recomputes_the_live_category(cli: Callable[..., str], goo
     col, rows = google_demo.table()
     values = google_demo.values()
     line = next(i for i, r in enumerate(values[1:], start=2) if r[col["category"]] not in ("unqualified", "E"))
-    letter = chr(ord("A") + col["manual_category"])
+    letter = rowcol_to_a1(1, col["manual_category"] + 1)[:-1]  # past Z too
     state = google_demo.server.state
     state.owner_update_values(google_demo.key, f"Clients!{letter}{line}", [[" e "]])
     assert google_demo.values()[line - 1][col["live_category"]] == "E"  # a manual category wins
@@ -55,7 +57,7 @@ def test_category_cells_show_the_legend_colour(cli: Callable[..., str], google_d
     assert colours
     col, rows = google_demo.table()
     ss = google_demo.server.state.get_spreadsheet(google_demo.key)
-    letter = chr(ord("A") + col["category"])
+    letter = rowcol_to_a1(1, col["category"] + 1)[:-1]  # past Z too
     body = spreadsheet_json(ss, True, [f"Clients!{letter}2:{letter}{len(rows) + 1}"], None)
     cells = [row["values"][0] for row in body["sheets"][0]["data"][0]["rowData"]]
     seen = set()

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 
 import pytest
+from gspread.utils import rowcol_to_a1
 
 from .conftest import GoogleDemo
 
@@ -17,7 +18,7 @@ def crm_all(demo: GoogleDemo) -> list[tuple]:
 
 
 def letter(col: int) -> str:
-    return chr(ord("A") + col)
+    return rowcol_to_a1(1, col + 1)[:-1]  # past Z too
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 
 import pytest
+from gspread.utils import rowcol_to_a1
 
 from .conftest import SA_EMAIL, GoogleDemo
 
@@ -55,11 +56,14 @@ def test_owner_edits_sort_and_own_column_survive(cli: Callable[..., str], google
     state.owner_sort(google_demo.key, "Clients", col["name"], ascending=False)
     values = google_demo.values()
     line = next(i for i, r in enumerate(values) if str(r[col["id"]]) == "7")
-    letter = chr(ord("A") + col["manual_category"])
-    notes = chr(ord("A") + col["notes"])
+    letter = rowcol_to_a1(1, col["manual_category"] + 1)[:-1]  # past Z too
+    notes = rowcol_to_a1(1, col["notes"] + 1)[:-1]  # past Z too
     state.owner_update_values(google_demo.key, f"Clients!{letter}{line + 1}", [[forced]])
     state.owner_update_values(google_demo.key, f"Clients!{notes}{line + 1}", [["Позвонить"]])
-    own = chr(ord("A") + len(values[0]))
+    own = rowcol_to_a1(1, len(values[0]) + 1)[:-1]  # past Z too
+    clients = state.get_spreadsheet(google_demo.key).sheet_by_title("Clients")
+    state.owner_batch_update(google_demo.key, [{"appendDimension": {  # room for the owner's column
+        "sheetId": clients.id, "dimension": "COLUMNS", "length": 1}}])
     state.owner_update_values(google_demo.key, f"Clients!{own}1:{own}2", [["Мой столбец"], ["mine"]])
     order = [str(r[col["id"]]) for r in google_demo.values()[1:]]
     state.clear_log()
