@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,9 @@ def read_crm_deals(crm: Any, state: Any = None, now: dt.datetime | None = None) 
         raise ConfigError(f"[orders] source = \"crm\": the {kind or type(crm).__name__} CRM has no "
                           "deals to read; use source = \"sql\" or \"file\"")
     now = now or dt.datetime.now(dt.UTC)
-    source = f"{kind}:{getattr(crm.http_options, 'base_url', '')}" if hasattr(crm, "http_options") else kind
+    # the account by its host (a Bitrix24 address holds the webhook's secret code in its path)
+    host = urlsplit(str(getattr(getattr(crm, "http_options", None), "base_url", ""))).netloc
+    source = f"{kind}:{host}"
     since = _since(state, source, now)
     rows = list(reader(crm, since))
     if state is not None:

@@ -115,6 +115,9 @@ def test_sync_reads_the_crm_deals(kind: str, servers: dict[str, EmulatorServer],
     cli("sync", "--config", str(cfg))
     got = sheet(tmp_path)
     want = expected()
+    secret = state.code if isinstance(app, Bitrix24App) else state.token
+    kept = (tmp_path / "sheets-sync.state.sqlite").read_bytes()
+    assert secret.encode() not in kept  # the deals are kept by the account's host, not its address
     for index, cid in enumerate(ids):
         row = got[cid]
         assert (row["revenue_12m"], row["orders_12m"]) == (want[index]["revenue_12m"], want[index]["orders_12m"]), cid
