@@ -31,8 +31,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from ..crm.http import Pages, expect_json
+from ..crm.http import Pages
 from ..errors import ConfigError, CrmError
+from ..http import expect_json
 from ..parsing import id_text
 from .read import Deals
 
