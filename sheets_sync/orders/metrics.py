@@ -64,11 +64,12 @@ def order_metrics(deals: pd.DataFrame, as_of: date, clients: Iterable[str] | Non
         if len(distinct) else np.zeros(0, dtype=np.int64)
     codes = np.where(fcodes >= 0, mapped[np.maximum(fcodes, 0)] if len(mapped) else -1, -1)
     day_ns = pd.Timestamp(as_of).value
-    dates = deals["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    dates = dates - dates % _DAY  # the day; NaT stays far below any day
+    dates = deals["date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    nat = dates == np.iinfo(np.int64).min
+    dates = dates - dates % _DAY  # the day
     amount = deals["amount"].to_numpy(dtype="float64", na_value=np.nan)
     won = deals["won"].to_numpy(dtype=bool)
-    valid = won & deals["date"].notna().to_numpy() & ~np.isnan(amount)
+    valid = won & ~nat & ~np.isnan(amount)
     future = int((valid & (dates > day_ns)).sum())
     known = codes >= 0
     unknown = int((valid & ~known).sum())
@@ -86,11 +87,13 @@ def order_metrics(deals: pd.DataFrame, as_of: date, clients: Iterable[str] | Non
 
     # the 365 days up to and including the sync date
     w = d > day_ns - 365 * _DAY
-    revenue = np.bincount(c[w], a[w], minlength=n)
-    orders = np.bincount(c[w], minlength=n)
-    with_cost = w & ~np.isnan(cost)
-    costs = np.bincount(c[with_cost], cost[with_cost], minlength=n)
-    cost_count = np.bincount(c[with_cost], minlength=n)
+    cw = c[w]
+    revenue = np.bincount(cw, a[w], minlength=n)
+    orders = np.bincount(cw, minlength=n)
+    cost_w = cost[w]
+    with_cost = ~np.isnan(cost_w)
+    costs = np.bincount(cw[with_cost], cost_w[with_cost], minlength=n)
+    cost_count = np.bincount(cw[with_cost], minlength=n)
     costs_blank = np.full(n, True) if not has_cost else (orders > 0) & (cost_count == 0)
 
     # the last 12 full calendar months
