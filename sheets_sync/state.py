@@ -4,7 +4,10 @@ It keeps what the sheet and the CRM cannot tell us on their own:
 
 * ``snapshot``: the CRM values last written into the sheet, per client and column, so an
   owner's edit of a CRM column in the sheet is noticed (reported and kept in history) rather
-  than silently overwritten;
+  than silently overwritten. It is kept compactly (:class:`Snapshot`): the client ids, the
+  column names and one 64-bit hash per cell, as three blobs; a sync that changes nothing
+  does not rewrite it. A state file of the older layout (a row per client and column) is
+  converted when it is opened;
 * ``history``: every category change (client, from, to, reason, rule or manual, when), and
   whether it has been copied into the sheet's History tab yet;
 * ``owner``: the owners' decisions as last seen in the sheet (manual category, notes), so a
@@ -20,18 +23,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from .errors import ConfigError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS snapshot (
-    client_id TEXT NOT NULL, col TEXT NOT NULL, value TEXT, PRIMARY KEY (client_id, col));
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL, name TEXT,
     from_cat TEXT, to_cat TEXT, reason TEXT, source TEXT, changed_at TEXT NOT NULL,
@@ -64,6 +68,88 @@ class Change:
     changed_at: str  # ISO timestamp
 
 
+SNAPSHOT_TABLE = "CREATE TABLE IF NOT EXISTS snapshot (part TEXT PRIMARY KEY, data BLOB NOT NULL)"
+#: a text whose hash is stored beside the snapshot: if the hash function ever changed (another
+#: pandas), the stored hashes are not compared with new ones (no owner edit is invented)
+_PROBE = "sheets-sync snapshot probe"
+
+
+def text_hashes(texts: Sequence[str] | np.ndarray) -> np.ndarray:
+    """64-bit hashes of snapshot texts (:func:`sheets_sync.layout.snapshot_text`); never 0,
+    which stands for "no value kept"."""
+    values = np.asarray(texts, dtype=object)
+    if not len(values):
+        return np.zeros(0, dtype=np.uint64)
+    out = pd.util.hash_array(values, categorize=False)
+    out[out == 0] = 1
+    return out
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The CRM values last written into the sheet, compactly: for each client (``ids``) and
+    CRM column (``columns``) the hash of the value's snapshot text, 0 where none was kept."""
+
+    ids: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    hashes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.uint64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def index(self) -> pd.Index:
+        """The client ids as an index (positions by id: ``index.get_indexer(ids)``)."""
+        return pd.Index(self.ids, dtype=object)
+
+    def column(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Hashes of column ``name`` at positions ``rows`` (-1: a client not kept): 0 = none."""
+        out = np.zeros(len(rows), dtype=np.uint64)
+        if name not in self.columns:
+            return out
+        known = rows >= 0
+        out[known] = self.hashes[rows[known], self.columns.index(name)]
+        return out
+
+    def get(self, client_id: str, column: str) -> int | None:
+        """The hash kept for one cell, ``None`` when none is."""
+        if client_id not in self.ids or column not in self.columns:
+            return None
+        value = int(self.hashes[self.ids.index(client_id), self.columns.index(column)])
+        return value or None
+
+    @classmethod
+    def from_texts(cls, values: Mapping[tuple[str, str], str]) -> Snapshot:
+        """A snapshot of ``{(client id, column): snapshot text}`` (the older layout)."""
+        ids = list(dict.fromkeys(cid for cid, _ in values))
+        columns = list(dict.fromkeys(col for _, col in values))
+        hashes = np.zeros((len(ids), len(columns)), dtype=np.uint64)
+        if values:
+            row = {cid: i for i, cid in enumerate(ids)}
+            col = {c: j for j, c in enumerate(columns)}
+            rows = np.fromiter((row[cid] for cid, _ in values), dtype=np.intp, count=len(values))
+            cols = np.fromiter((col[c] for _, c in values), dtype=np.intp, count=len(values))
+            hashes[rows, cols] = text_hashes(list(values.values()))
+        return cls(tuple(ids), tuple(columns), hashes)
+
+    def with_rows(self, other: Snapshot, ids: Iterable[str]) -> Snapshot:
+        """This snapshot plus ``other``'s rows of ``ids`` (clients this one does not hold)."""
+        wanted = [cid for cid in dict.fromkeys(ids) if cid not in set(self.ids) and cid in set(other.ids)]
+        if not wanted:
+            return self
+        columns = list(self.columns) + [c for c in other.columns if c not in self.columns]
+        hashes = np.zeros((len(self.ids) + len(wanted), len(columns)), dtype=np.uint64)
+        hashes[:len(self.ids), :len(self.columns)] = self.hashes
+        rows = other.index.get_indexer(wanted)
+        for j, name in enumerate(columns):
+            hashes[len(self.ids):, j] = other.column(name, rows)
+        return Snapshot(self.ids + tuple(wanted), tuple(columns), hashes)
+
+    def same_as(self, other: Snapshot) -> bool:
+        return (self.ids == other.ids and self.columns == other.columns
+                and np.array_equal(self.hashes, other.hashes))
+
+
 class StateStore:
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         """The store at ``path``; ``read_only`` (a dry run) works on a private copy in memory,
@@ -86,6 +172,7 @@ class StateStore:
                     raise IsADirectoryError(self.path)
                 self.db = sqlite3.connect(self.path, timeout=30)
             self.db.executescript(SCHEMA)
+            self._snapshot_layout()
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(edits)")}
             if "in_sheet" not in columns:  # state files of 0.1: edits were not in the History tab
                 with self.db:
@@ -200,27 +287,49 @@ class StateStore:
                         self.db.execute("DELETE FROM owner WHERE client_id = ? AND col = ?", (cid, col))
 
     # -- snapshot of CRM values written to the sheet
+    def _snapshot_layout(self) -> None:
+        """Create the snapshot table, or convert one of the older layout (a row per client and
+        column) in one transaction: a run killed meanwhile leaves the old one."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(snapshot)")}
+        if not columns:
+            with self.db:
+                self.db.execute(SNAPSHOT_TABLE)
+            return
+        if "client_id" not in columns:
+            return
+        old = {(cid, col): value or "" for cid, col, value in
+               self.db.execute("SELECT client_id, col, value FROM snapshot")}
+        with self.db:
+            self.db.execute("DROP TABLE snapshot")
+            self.db.execute(SNAPSHOT_TABLE)
+            self._write_snapshot(Snapshot.from_texts(old))
+
     def client_ids(self) -> set[str]:
         """The clients the last sync wrote into the sheet (the CRM's clients then)."""
-        return {cid for (cid,) in self.db.execute("SELECT DISTINCT client_id FROM snapshot")}
+        return set(self.snapshot().ids)
 
-    def snapshot(self) -> dict[tuple[str, str], str]:
-        return {(cid, col): value for cid, col, value in
-                self.db.execute("SELECT client_id, col, value FROM snapshot")}
+    def snapshot(self) -> Snapshot:
+        parts = dict(self.db.execute("SELECT part, data FROM snapshot"))
+        if "ids" not in parts or parts.get("probe") != text_hashes([_PROBE]).astype("<u8").tobytes():
+            return Snapshot()
+        ids = tuple(json.loads(parts["ids"]))
+        columns = tuple(json.loads(parts["columns"]))
+        hashes = np.frombuffer(parts["hashes"], dtype="<u8").astype(np.uint64)
+        return Snapshot(ids, columns, hashes.reshape(len(ids), len(columns)))
 
-    def save_snapshot(self, values: Mapping[tuple[str, str], str],
-                      before: Mapping[tuple[str, str], str] | None = None) -> None:
-        """Store ``values``; with ``before`` (what is stored now) only the difference is written."""
+    def save_snapshot(self, values: Snapshot, before: Snapshot | None = None) -> None:
+        """Store ``values``; nothing is written when it is ``before`` (what is stored now)."""
+        if before is not None and values.same_as(before):
+            return
         with self.db:
-            if before is None:
-                self.db.execute("DELETE FROM snapshot")
-                changed = values.items()
-            else:
-                gone = [key for key in before if key not in values]
-                self.db.executemany("DELETE FROM snapshot WHERE client_id = ? AND col = ?", gone)
-                changed = [(key, v) for key, v in values.items() if before.get(key) != v]
-            self.db.executemany("INSERT OR REPLACE INTO snapshot VALUES (?, ?, ?)",
-                                [(cid, col, v) for (cid, col), v in changed])
+            self._write_snapshot(values)
+
+    def _write_snapshot(self, values: Snapshot) -> None:
+        parts = {"ids": json.dumps(list(values.ids), ensure_ascii=False).encode(),
+                 "columns": json.dumps(list(values.columns), ensure_ascii=False).encode(),
+                 "hashes": np.ascontiguousarray(values.hashes, dtype="<u8").tobytes(),
+                 "probe": text_hashes([_PROBE]).astype("<u8").tobytes()}
+        self.db.executemany("INSERT OR REPLACE INTO snapshot (part, data) VALUES (?, ?)", parts.items())
 
     # -- ledger of CRM rejections
     def ledger(self) -> dict[str, dict[str, Any]]:
