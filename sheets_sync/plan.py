@@ -184,13 +184,16 @@ def _counts(outcome: pd.DataFrame, rules: RuleSet) -> dict[str, int]:
 def _category_changes(at: datetime, outcome: pd.DataFrame, last: dict[str, tuple[str, str]]) -> list[Change]:
     now = at.isoformat(timespec="seconds")
     changes = []
-    for row in outcome[["id", "name", "category", "reason", "manual_category"]].itertuples():
-        cid = str(row.id)
-        previous = last.get(cid, ("", ""))[0]
-        if previous != row.category:
+    ids = pd.Series([str(v) for v in outcome["id"].tolist()], index=outcome.index, dtype=object)
+    previous = pd.Series([last[cid][0] if cid in last else "" for cid in ids.tolist()], index=outcome.index,
+                         dtype=object)
+    moved = (previous != outcome["category"].astype(object)).to_numpy(dtype=bool)
+    columns = ["id", "name", "category", "reason", "manual_category"]
+    for row, cid, before in zip(outcome.loc[moved, columns].itertuples(), ids[moved], previous[moved], strict=True):
+        if before != row.category:
             manual = isinstance(row.manual_category, str) and row.category != UNQUALIFIED and \
                 row.manual_category.strip().upper() == str(row.category).upper()
-            changes.append(Change(cid, "" if pd.isna(row.name) else str(row.name), previous,
+            changes.append(Change(cid, "" if pd.isna(row.name) else str(row.name), before,
                                   str(row.category), str(row.reason),
                                   "manual" if manual else "rule", now))
     return changes
@@ -533,16 +536,14 @@ def _crm_changes(config: Config, rules: RuleSet, outcome: pd.DataFrame, raw: pd.
     if field_name not in raw.columns:
         raise ConfigError(f"The CRM has no category field {field_name!r}. Run `sheets-sync crm "
                        "setup` to create it, or set [crm] category_field in the config.")
-    current = dict(zip(raw[config.crm.id_field].astype(str),
-                       raw[field_name].map(lambda v: "" if v is None or v != v else str(v)),
-                       strict=False))
-    codes = set(rules.codes)
-    out: dict[str, str] = {}
-    for cid, category in zip(outcome["id"].astype(str), outcome["category"].astype(str),
-                             strict=True):
-        if category in codes and current.get(cid, "") != category:
-            out[cid] = category
-    return out
+    values = [v if isinstance(v, str) else "" if v is None or v is pd.NA or v != v else str(v)
+              for v in raw[field_name].tolist()]
+    current = dict(zip(raw[config.crm.id_field].astype(str).tolist(), values, strict=False))
+    ids = outcome["id"].astype(str)
+    categories = outcome["category"].astype(str)
+    have = pd.Series([current.get(cid, "") for cid in ids.tolist()], index=ids.index, dtype=object)
+    todo = (categories.isin(set(rules.codes)) & (have != categories)).to_numpy(dtype=bool)
+    return dict(zip(ids[todo].tolist(), categories[todo].tolist(), strict=True))
 
 
 def layout_signature(rules: RuleSet) -> str:

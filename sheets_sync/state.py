@@ -227,10 +227,11 @@ class StateStore:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
-    def not_in_sheet(self) -> list[dict[str, Any]]:
+    def not_in_sheet(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """History rows not yet in the sheet's History tab (the first ``limit`` of them)."""
         cur = self.db.execute(
             "SELECT seq, client_id, name, from_cat, to_cat, reason, source, changed_at "
-            "FROM history WHERE in_sheet = 0 ORDER BY seq")
+            "FROM history WHERE in_sheet = 0 ORDER BY seq" + (f" LIMIT {int(limit)}" if limit else ""))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
@@ -251,11 +252,12 @@ class StateStore:
             self.db.executemany(
                 "INSERT INTO edits (client_id, col, sheet_value, crm_value, at) VALUES (?, ?, ?, ?, ?)", rows)
 
-    def edits_not_in_sheet(self, every: bool = False) -> list[dict[str, Any]]:
-        """Replaced owner edits not yet in the History tab (``every``: all of them)."""
+    def edits_not_in_sheet(self, every: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+        """Replaced owner edits not yet in the History tab (``every``: all of them; the first
+        ``limit`` of them)."""
         where = "" if every else "WHERE in_sheet = 0 "
         cur = self.db.execute("SELECT seq, client_id, col, sheet_value, crm_value, at FROM edits "
-                              f"{where}ORDER BY seq")
+                              f"{where}ORDER BY seq" + (f" LIMIT {int(limit)}" if limit else ""))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 

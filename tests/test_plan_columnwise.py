@@ -1,8 +1,8 @@
 """The column-wise planner of the Clients tab plans exactly what the row-by-row one did.
 
 ``tests/plan_oracle.py`` holds the row-by-row planner as it was; on random sheets and client
-tables (blanks, numbers read back as text or as other numbers, dates as date-times, NaN, ids in two rows, missing columns, owner columns put back, values that
-could not be parsed, a snapshot that agrees or not) both must give the same cells, rows,
+tables (blanks, numbers read back as text or as other numbers, dates as date-times, NaN, ids
+in two rows, missing columns, owner columns put back, values that could not be parsed, a snapshot that agrees or not) both must give the same cells, rows,
 guards, examples, owner edits and snapshot.
 """
 
