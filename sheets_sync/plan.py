@@ -15,13 +15,14 @@ write, on the ledger that write left.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.dtypes import StringDType
 
 from .categorize import UNQUALIFIED
 from .config import Config
@@ -32,7 +33,7 @@ from .owners import Owners, check_structure
 from .rules import RuleSet
 from .sheets.base import ColumnSpec, Grid, TabWrite, WriteBatch
 from .sheets.guard import header_text
-from .state import Change, Snapshot, StateStore, text_hashes
+from .state import Change, Snapshot, StateStore, float_hashes, text_hashes
 from .table import COLUMNS, ClientTable, Problem, header_key, resolve_mapping
 
 
@@ -290,7 +291,7 @@ def _want_column(values: pd.Series | None, kind: str) -> np.ndarray:
     return out
 
 
-def _from_sheet_column(values: list[Any], kind: str) -> np.ndarray:
+def _from_sheet_column(values: Sequence[Any], kind: str) -> np.ndarray:
     """Sheet values as we compare them: a date-time at midnight in a date column is its date
     (as :func:`~sheets_sync.layout.same` reads it), so that equal dates compare equal
     column-wise."""
@@ -316,44 +317,41 @@ def _differs(have: np.ndarray, want: np.ndarray) -> np.ndarray:
     return out
 
 
-def snapshot_texts(values: np.ndarray) -> np.ndarray:
-    """:func:`~sheets_sync.layout.snapshot_text` of every value: floats and strings
-    column-wise, anything else one by one."""
+def cell_hashes(values: np.ndarray) -> np.ndarray:
+    """The hash of :func:`~sheets_sync.layout.snapshot_text` of every value
+    (:func:`~sheets_sync.state.text_hashes`), numbers without making their text."""
     n = len(values)
-    out = np.full(n, "", dtype=object)
+    out = np.zeros(n, dtype=np.uint64)
     if not n:
         return out
     types = np.fromiter(map(type, values), dtype=object, count=n)
-    floats = np.equal(types, float)
-    ints = np.equal(types, int)
-    if ints.any():
+    numbers = np.equal(types, float) | np.equal(types, int)
+    if numbers.any():
         try:
-            as_float = np.array(values[ints].tolist(), dtype="float64")
-        except OverflowError:  # beyond 64 bits: one by one below
-            ints[:] = False
+            f = np.array(values[numbers].tolist(), dtype="float64")
+        except OverflowError:  # an integer beyond 64 bits: by its text below
+            numbers[:] = False
         else:
-            values = values.copy()
-            values[ints] = as_float.astype(object)
-            floats |= ints
-    if floats.any():
-        f = values[floats].astype("float64")
-        ok = ~np.isnan(f)
-        text = np.full(len(f), "", dtype=object)
-        text[ok] = f[ok].astype(str).astype(object)
-        out[floats] = text
+            blank = np.isnan(f)
+            hashed = np.zeros(len(f), dtype=np.uint64)
+            hashed[~blank] = float_hashes(f[~blank])
+            hashed[blank] = text_hashes([""])[0]
+            out[numbers] = hashed
+    blank = np.equal(types, type(None))
+    if blank.any():
+        out[blank] = text_hashes([""])[0]
+    days = np.equal(types, date)
+    if days.any():  # a date's text is never a number's: hashed as text straight away
+        iso = np.array(list(map(date.isoformat, values[days].tolist())), dtype=object)
+        hashed = pd.util.hash_array(iso, categorize=False)
+        hashed[hashed == 0] = 1
+        out[days] = hashed
     strings = np.equal(types, str)
     if strings.any():
-        s = values[strings]
-        stripped = np.strings.strip(s.astype(StringDType()))
-        s = s.copy()
-        s[np.strings.str_len(stripped) == 0] = ""
-        out[strings] = s
-    days = np.equal(types, date)
-    if days.any():
-        out[days] = np.array(values[days].tolist(), dtype="datetime64[D]").astype(str).astype(object)
-    rest = np.flatnonzero(~floats & ~strings & ~days & ~np.equal(types, type(None)))
-    for i in rest:
-        out[i] = snapshot_text(values[i])
+        out[strings] = text_hashes([v if v.strip() else "" for v in values[strings].tolist()])
+    rest = ~(numbers | blank | days | strings)
+    if rest.any():
+        out[rest] = text_hashes([snapshot_text(v) for v in values[rest].tolist()])
     return out
 
 
@@ -424,16 +422,16 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
         wants[spec.name] = want
 
     # rows already in the sheet: what differs
-    lines = [sheet.grid[r] for r in rows_at[existing]]
+    grid = sheet.grid
+    by_column = list(zip_longest(*[grid[r] for r in rows_at[existing].tolist()]))  # the rows' columns
     differs = np.zeros((len(existing), len(ours)), dtype=bool)
     haves: dict[str, np.ndarray] = {}
     for j, spec in enumerate(ours):
         sheet_col = sheet.positions.get(spec.name)
-        if sheet_col is None:
+        if sheet_col is None or sheet_col >= len(by_column):
             have = np.full(len(existing), None, dtype=object)
         else:
-            have = _from_sheet_column([line[sheet_col] if sheet_col < len(line) else None
-                                       for line in lines], spec.kind)
+            have = _from_sheet_column(by_column[sheet_col], spec.kind)
         haves[spec.name] = have
         differs[:, j] = _differs(have, wants[spec.name][existing])
 
@@ -449,11 +447,10 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
             continue
         before = snapshot.column(spec.name, snap_rows[hit])
         have = haves[spec.name][hit]
-        texts = [snapshot_text(h) for h in have]
-        edited = (before != 0) & (text_hashes(texts) != before)
+        edited = (before != 0) & (cell_hashes(have) != before)
         for k in np.flatnonzero(edited):
             i = int(hit[k])
-            edit_cells[(i, j)] = {"id": ids[existing[i]], "column": spec.header, "sheet": texts[k],
+            edit_cells[(i, j)] = {"id": ids[existing[i]], "column": spec.header, "sheet": snapshot_text(have[k]),
                                   "crm": snapshot_text(wants[spec.name][existing[i]])}
 
     cat_j = next((j for j, spec in enumerate(ours) if spec.name == "category"), None)
@@ -503,7 +500,7 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
     crm = [spec.name for spec in ours if spec.role == "crm"]
     hashes = np.zeros((len(kept), len(crm)), dtype=np.uint64)
     for j, name in enumerate(crm):
-        hashes[:, j] = text_hashes(snapshot_texts(wants[name][kept]))
+        hashes[:, j] = cell_hashes(wants[name][kept])
     new_snapshot = Snapshot(tuple(ids[i] for i in kept), tuple(crm), hashes)
 
     for column in owners.restored_columns if owners else ():

@@ -69,20 +69,52 @@ class Change:
 
 
 SNAPSHOT_TABLE = "CREATE TABLE IF NOT EXISTS snapshot (part TEXT PRIMARY KEY, data BLOB NOT NULL)"
-#: a text whose hash is stored beside the snapshot: if the hash function ever changed (another
-#: pandas), the stored hashes are not compared with new ones (no owner edit is invented)
-_PROBE = "sheets-sync snapshot probe"
+#: values whose hashes are stored beside the snapshot: if the hash functions ever changed
+#: (another pandas), the stored hashes are not compared with new ones (no owner edit is invented)
+_PROBE = ["sheets-sync snapshot probe", "12.5"]
+_FLOAT_START = frozenset("0123456789-i")
 
 
 def text_hashes(texts: Sequence[str] | np.ndarray) -> np.ndarray:
     """64-bit hashes of snapshot texts (:func:`sheets_sync.layout.snapshot_text`); never 0,
-    which stands for "no value kept"."""
+    which stands for "no value kept". A text that is a number's ``repr`` is hashed as that
+    number (as :func:`sheets_sync.plan.cell_hashes` hashes numbers, without their text)."""
     values = np.asarray(texts, dtype=object)
+    out = np.zeros(len(values), dtype=np.uint64)
     if not len(values):
-        return np.zeros(0, dtype=np.uint64)
-    out = pd.util.hash_array(values, categorize=False)
+        return out
+    numbers: list[int] = []
+    floats: list[float] = []
+    for i, text in enumerate(values.tolist()):
+        # a float's repr has a point, an exponent or is inf: an id of digits is no candidate
+        if text and text[0] in _FLOAT_START and ("." in text or "e" in text or "inf" in text):
+            try:
+                number = float(text)
+            except ValueError:
+                continue
+            if repr(number) == text:
+                numbers.append(i)
+                floats.append(number)
+    rest = np.ones(len(values), dtype=bool)
+    if numbers:
+        out[numbers] = float_hashes(np.array(floats, dtype="float64"))
+        rest[numbers] = False
+    if rest.any():
+        out[rest] = pd.util.hash_array(values[rest], categorize=False)
     out[out == 0] = 1
     return out
+
+
+def float_hashes(values: np.ndarray) -> np.ndarray:
+    """Hashes of numbers (not NaN), equal to :func:`text_hashes` of their ``repr``."""
+    out = pd.util.hash_array(np.ascontiguousarray(values, dtype="float64"), categorize=False)
+    out = out ^ np.uint64(0x9E3779B97F4A7C15)  # apart from the hashes of texts
+    out[out == 0] = 1
+    return out
+
+
+def _probe() -> bytes:
+    return text_hashes(_PROBE).astype("<u8").tobytes()
 
 
 @dataclass(frozen=True)
@@ -227,6 +259,16 @@ class StateStore:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
+    def categories_before(self, moment: datetime) -> list[dict[str, Any]]:
+        """For each client, its last history row up to ``moment`` (the rows a report needs to
+        know the categories then, without reading the whole history)."""
+        cur = self.db.execute(
+            "SELECT seq, client_id, name, from_cat, to_cat, reason, source, changed_at FROM history "
+            "WHERE seq IN (SELECT MAX(seq) FROM history WHERE changed_at <= ? GROUP BY client_id) "
+            "ORDER BY seq", (moment.isoformat(timespec="seconds"),))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
     def not_in_sheet(self, limit: int | None = None) -> list[dict[str, Any]]:
         """History rows not yet in the sheet's History tab (the first ``limit`` of them)."""
         cur = self.db.execute(
@@ -312,7 +354,7 @@ class StateStore:
 
     def snapshot(self) -> Snapshot:
         parts = dict(self.db.execute("SELECT part, data FROM snapshot"))
-        if "ids" not in parts or parts.get("probe") != text_hashes([_PROBE]).astype("<u8").tobytes():
+        if "ids" not in parts or parts.get("probe") != _probe():
             return Snapshot()
         ids = tuple(json.loads(parts["ids"]))
         columns = tuple(json.loads(parts["columns"]))
@@ -330,7 +372,7 @@ class StateStore:
         parts = {"ids": json.dumps(list(values.ids), ensure_ascii=False).encode(),
                  "columns": json.dumps(list(values.columns), ensure_ascii=False).encode(),
                  "hashes": np.ascontiguousarray(values.hashes, dtype="<u8").tobytes(),
-                 "probe": text_hashes([_PROBE]).astype("<u8").tobytes()}
+                 "probe": _probe()}
         self.db.executemany("INSERT OR REPLACE INTO snapshot (part, data) VALUES (?, ?)", parts.items())
 
     # -- ledger of CRM rejections

@@ -11,7 +11,7 @@ state is saved only when the step succeeded.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -192,7 +192,11 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     legend = _legend_tab(grids.get("Legend"), batch, ctx, formulas)
     if legend is not None:
         batch.tabs.append(legend)
-    rows = summary_rows(plan.outcome, ctx.rules, ctx.state.history(), ctx.now.date())
+    # the Summary tab's moves of the quarter need each client's category when it began
+    today = ctx.now.date()
+    quarter = datetime(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    rows = summary_rows(plan.outcome, ctx.rules, ctx.state.categories_before(quarter - timedelta(seconds=1)),
+                        today)
     summary_tab = replace_tab(SUMMARY_TAB, grids.get(SUMMARY_TAB), rows)
     if summary_tab is not None:
         summary_tab.kinds = {3: "money", 4: "money", 5: "percent_share"}
