@@ -343,10 +343,15 @@ class StateStore:
             return
         old = {(cid, col): value or "" for cid, col, value in
                self.db.execute("SELECT client_id, col, value FROM snapshot")}
-        with self.db:
+        self.db.execute("BEGIN IMMEDIATE")  # the DROP too: sqlite3 begins implicitly only before DML
+        try:
             self.db.execute("DROP TABLE snapshot")
             self.db.execute(SNAPSHOT_TABLE)
             self._write_snapshot(Snapshot.from_texts(old))
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.commit()
 
     def client_ids(self) -> set[str]:
         """The clients the last sync wrote into the sheet (the CRM's clients then)."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
+import pytest
 from test_owner_trust import find, header
 
 from sheets_sync.layout import snapshot_text
@@ -59,6 +60,27 @@ def test_an_old_snapshot_is_converted_when_opened(tmp_path: Path) -> None:
     again = StateStore(path)  # opened again: nothing left to convert, same values
     assert again.snapshot().same_as(snap)
     again.close()
+
+
+def test_a_conversion_that_fails_halfway_leaves_the_old_snapshot(tmp_path: Path, monkeypatch: object) -> None:
+    """As a run killed while converting: the next run finds the older table whole."""
+    import sheets_sync.state as state
+
+    path = tmp_path / "state.sqlite"
+    rows = [("1", "name", "Acme"), ("2", "name", "Globex")]
+    _old_state(path, rows)
+
+    def broken(values: object) -> Snapshot:
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(state.Snapshot, "from_texts", staticmethod(broken))  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError):
+        StateStore(path)
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT client_id, col, value FROM snapshot ORDER BY client_id").fetchall() == rows
+    finally:
+        db.close()
 
 
 def test_a_snapshot_hashed_by_another_function_is_not_compared(tmp_path: Path) -> None:

@@ -103,6 +103,8 @@ class Book:
             self.date_styles = frozenset(sheet.date_formats)
             self.timedelta_styles = frozenset(sheet.timedelta_formats)
         self._shared: list[str] | None = None
+        #: date cells read so far, by (value, style): a sheet repeats its dates (not one per chunk)
+        self.dates: dict[tuple[bytes, bytes], Any] = {}
 
     @property
     def shared(self) -> list[str]:
@@ -204,7 +206,7 @@ def _fill(rows: Grid, data: bytes, pos: int, endpos: int, book: Book, shared_for
             b"<c/", pos, endpos):
         return _put(rows, _cells_general(data[pos:endpos].decode("utf-8"), book, shared_formulae))
     dates = {str(i).encode() for i in book.date_styles}
-    converted: dict[tuple[bytes, bytes], Any] = {}
+    converted = book.dates
     columns = _COLUMNS_B
     max_col = 0
     last_row = b""
