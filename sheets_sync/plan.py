@@ -299,9 +299,8 @@ def _from_sheet_column(values: Sequence[Any], kind: str) -> np.ndarray:
     out[:] = values
     if kind != "date":
         return out
-    for i, v in enumerate(values):
-        if type(v) is datetime and v.hour == v.minute == v.second == v.microsecond == 0 and v.tzinfo is None:
-            out[i] = v.date()
+    out[:] = [v.date() if type(v) is datetime and not (v.hour or v.minute or v.second or v.microsecond)
+              and v.tzinfo is None else v for v in values]
     return out
 
 
@@ -346,6 +345,12 @@ def cell_hashes(values: np.ndarray) -> np.ndarray:
         hashed = pd.util.hash_array(iso, categorize=False)
         hashed[hashed == 0] = 1
         out[days] = hashed
+    for flag in (True, False):  # snapshot_text(True) is "True"
+        same_flag = np.fromiter((v is flag for v in values), dtype=bool, count=n) if np.equal(types, bool).any() \
+            else np.zeros(n, dtype=bool)
+        if same_flag.any():
+            out[same_flag] = text_hashes([str(flag)])[0]
+            blank |= same_flag  # counted as done
     strings = np.equal(types, str)
     if strings.any():
         out[strings] = text_hashes([v if v.strip() else "" for v in values[strings].tolist()])
@@ -482,8 +487,10 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
 
     # examples, in the order of the clients
     if len(summary.examples) < 5:
-        names = _natives(col("name")) if col("name") is not None else [None] * n
-        categories = _natives(outcome["category"])
+        name_col = col("name")
+
+        def name(pos: int) -> Any:
+            return None if name_col is None else _native(name_col.iat[pos])
         changed_cat = set(existing[differs[:, cat_j]].tolist()) if cat_j is not None else set()
         for pos in sorted(set(added.tolist()) | changed_cat):
             if len(summary.examples) >= 5:
@@ -494,7 +501,8 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
                 summary.examples.append(f"client {ids[pos]}: {have or '(none)'} -> "
                                         f"{wants['category'][pos]}")
             elif len(summary.examples) < 3:
-                summary.examples.append(f"new row for client {ids[pos]} ({names[pos]}): {categories[pos]}")
+                summary.examples.append(f"new row for client {ids[pos]} ({name(pos)}): "
+                                        f"{_native(outcome['category'].iat[pos])}")
 
     # the new snapshot: what the CRM columns of every client hold after this write
     crm = [spec.name for spec in ours if spec.role == "crm"]
