@@ -63,10 +63,10 @@ def floor_seconds(workbook: Path) -> float:
 
 
 def _timed(fn: Any, name: str, spent: dict[str, float]) -> Any:
-    def timed(*args: Any) -> Any:
+    def timed(*args: Any, **kwargs: Any) -> Any:
         t = time.perf_counter()
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         finally:
             spent[name] += time.perf_counter() - t
     return timed

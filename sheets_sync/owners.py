@@ -125,7 +125,7 @@ def merge_owner_values(table: ClientTable, sheet: ClientsGrid,
         if not in_sheet and not sheet.empty and any(v.get(column) for v in saved.values()):
             owners.restored_columns.append(column)
         values = []
-        for cid, crm_value in zip(ids, frame[column], strict=True):
+        for cid, crm_value in zip(ids.tolist(), frame[column].tolist(), strict=True):
             row = sheet.rows.get(cid)
             if row is not None and in_sheet:
                 text = _cell(sheet, row, sheet.positions[column])

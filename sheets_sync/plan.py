@@ -15,10 +15,13 @@ write, on the ledger that write left.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import zip_longest
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .categorize import UNQUALIFIED
@@ -30,7 +33,7 @@ from .owners import Owners, check_structure
 from .rules import RuleSet
 from .sheets.base import ColumnSpec, Grid, TabWrite, WriteBatch
 from .sheets.guard import header_text
-from .state import Change, StateStore
+from .state import Change, Snapshot, StateStore, float_hashes, text_hashes
 from .table import COLUMNS, ClientTable, Problem, header_key, resolve_mapping
 
 
@@ -185,31 +188,23 @@ def _counts(outcome: pd.DataFrame, rules: RuleSet) -> dict[str, int]:
 def _category_changes(at: datetime, outcome: pd.DataFrame, last: dict[str, tuple[str, str]]) -> list[Change]:
     now = at.isoformat(timespec="seconds")
     changes = []
-    for row in outcome[["id", "name", "category", "reason", "manual_category"]].itertuples():
-        cid = str(row.id)
-        previous = last.get(cid, ("", ""))[0]
-        if previous != row.category:
+    ids = pd.Series([str(v) for v in outcome["id"].tolist()], index=outcome.index, dtype=object)
+    previous = pd.Series([last[cid][0] if cid in last else "" for cid in ids.tolist()], index=outcome.index,
+                         dtype=object)
+    moved = (previous != outcome["category"].astype(object)).to_numpy(dtype=bool)
+    columns = ["id", "name", "category", "reason", "manual_category"]
+    for row, cid, before in zip(outcome.loc[moved, columns].itertuples(), ids[moved], previous[moved], strict=True):
+        if before != row.category:
             manual = isinstance(row.manual_category, str) and row.category != UNQUALIFIED and \
                 row.manual_category.strip().upper() == str(row.category).upper()
-            changes.append(Change(cid, "" if pd.isna(row.name) else str(row.name), previous,
+            changes.append(Change(cid, "" if pd.isna(row.name) else str(row.name), before,
                                   str(row.category), str(row.reason),
                                   "manual" if manual else "rule", now))
     return changes
 
 
-def _desired(row: pd.Series, spec: ColumnSpec, raw_values: dict[str, Any],
-             changed_at: str | None) -> Any:
-    name = spec.name
-    if name == "changed_at":
-        return date.fromisoformat(changed_at[:10]) if changed_at else None
-    if name == "crm_status":
-        return None
-    if spec.role == "crm":
-        if name in raw_values:  # a value that could not be parsed is shown as written
-            return raw_values[name]
-        value = row.get(name)
-    else:
-        value = row.get(name)
+def _want_one(value: Any, kind: str) -> Any:
+    """One CRM or computed value as the sheet gets it (``None``: an empty cell)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if type(value) is str:  # the common case, answered early
@@ -219,22 +214,163 @@ def _desired(row: pd.Series, spec: ColumnSpec, raw_values: dict[str, Any],
     if isinstance(value, float):
         if value != value:
             return None
-        if spec.kind in ("money", "percent"):
+        if kind in ("money", "percent"):
             value = round(value, 2)
-        return int(value) if value.is_integer() and spec.kind == "count" else value
+        return int(value) if value.is_integer() and kind == "count" else value
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, bool) and spec.kind == "bool":
+    if isinstance(value, bool) and kind == "bool":
         return value
     return value if not isinstance(value, str) or value else None
 
 
+def _native(value: Any) -> Any:
+    """A value of an object or extension column as a plain Python one (NA is ``None``), as
+    ``DataFrame.to_dict`` gives it."""
+    if value is pd.NA:
+        return None
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        return pd.Timestamp(value) if isinstance(value, np.datetime64) else pd.Timedelta(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _natives(values: pd.Series) -> list[Any]:
+    """Every value of a column as :func:`_native` gives it (numpy columns as they are)."""
+    out = values.tolist()
+    if values.dtype == object or isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        out = [_native(v) for v in out]
+    return out
+
+
+def _round2(values: np.ndarray) -> np.ndarray:
+    """Python's ``round(v, 2)`` of every value (numpy's rounding differs near a half cent:
+    those few are rounded by Python)."""
+    with np.errstate(all="ignore"):
+        out = np.round(values, 2)
+        scaled = values * 100
+        near = np.flatnonzero((np.abs(scaled - np.floor(scaled) - 0.5) < 1e-4) | (np.abs(values) >= 1e9))
+    for i in near:
+        out[i] = round(float(values[i]), 2)
+    return out
+
+
+def _want_column(values: pd.Series | None, kind: str) -> np.ndarray:
+    """:func:`_want_one` of every value of a column, column-wise for the common dtypes."""
+    if values is None:
+        return np.full(0, None, dtype=object)
+    dtype = values.dtype
+    n = len(values)
+    if pd.api.types.is_float_dtype(dtype):
+        floats = values.to_numpy(dtype="float64", na_value=np.nan)
+        blank = np.isnan(floats)
+        if kind in ("money", "percent"):
+            floats = _round2(floats)
+        out = floats.astype(object)
+        if kind == "count":
+            whole = ~blank & (floats == np.trunc(floats)) & (np.abs(floats) < 2.0 ** 62)
+            out[whole] = floats[whole].astype(np.int64).astype(object)
+            big = np.flatnonzero(~blank & ~whole & np.isfinite(floats) & (floats == np.trunc(floats)))
+            for i in big:
+                out[i] = int(floats[i])
+        out[blank] = None
+        return out
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        out = np.array(values.dt.date, dtype=object)
+        out[values.isna().to_numpy()] = None
+        return out
+    if isinstance(dtype, pd.StringDtype) or pd.api.types.is_integer_dtype(dtype) \
+            or pd.api.types.is_bool_dtype(dtype):
+        out = np.empty(n, dtype=object)
+        out[:] = values.tolist()
+        blank = values.isna().to_numpy()
+        out[blank] = None
+        if isinstance(dtype, pd.StringDtype):
+            out[~blank & (out == "")] = None
+        return out
+    out = np.empty(n, dtype=object)
+    out[:] = [_want_one(v, kind) for v in _natives(values)]
+    return out
+
+
+def _from_sheet_column(values: Sequence[Any], kind: str) -> np.ndarray:
+    """Sheet values as we compare them: a date-time at midnight in a date column is its date
+    (as :func:`~sheets_sync.layout.same` reads it), so that equal dates compare equal
+    column-wise."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    if kind != "date":
+        return out
+    out[:] = [v.date() if type(v) is datetime and not (v.hour or v.minute or v.second or v.microsecond)
+              and v.tzinfo is None else v for v in values]
+    return out
+
+
+def _differs(have: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Where a sheet value and a wanted value do not show the same thing (:func:`same`):
+    equal values are found column-wise, the rest are asked one by one."""
+    with np.errstate(all="ignore"):
+        equal = np.asarray(have == want, dtype=bool) if len(have) else np.zeros(0, dtype=bool)
+    out = ~equal
+    for i in np.flatnonzero(out):
+        if same(have[i], want[i]):
+            out[i] = False
+    return out
+
+
+def cell_hashes(values: np.ndarray) -> np.ndarray:
+    """The hash of :func:`~sheets_sync.layout.snapshot_text` of every value
+    (:func:`~sheets_sync.state.text_hashes`), numbers without making their text."""
+    n = len(values)
+    out = np.zeros(n, dtype=np.uint64)
+    if not n:
+        return out
+    types = np.fromiter(map(type, values), dtype=object, count=n)
+    numbers = np.equal(types, float) | np.equal(types, int)
+    if numbers.any():
+        try:
+            f = np.array(values[numbers].tolist(), dtype="float64")
+        except OverflowError:  # an integer beyond 64 bits: by its text below
+            numbers[:] = False
+        else:
+            blank = np.isnan(f)
+            hashed = np.zeros(len(f), dtype=np.uint64)
+            hashed[~blank] = float_hashes(f[~blank])
+            hashed[blank] = text_hashes([""])[0]
+            out[numbers] = hashed
+    blank = np.equal(types, type(None))
+    if blank.any():
+        out[blank] = text_hashes([""])[0]
+    days = np.equal(types, date)
+    if days.any():  # a date's text is never a number's: hashed as text straight away
+        iso = np.array(list(map(date.isoformat, values[days].tolist())), dtype=object)
+        hashed = pd.util.hash_array(iso, categorize=False)
+        hashed[hashed == 0] = 1
+        out[days] = hashed
+    for flag in (True, False):  # snapshot_text(True) is "True"
+        same_flag = np.fromiter((v is flag for v in values), dtype=bool, count=n) if np.equal(types, bool).any() \
+            else np.zeros(n, dtype=bool)
+        if same_flag.any():
+            out[same_flag] = text_hashes([str(flag)])[0]
+            blank |= same_flag  # counted as done
+    strings = np.equal(types, str)
+    if strings.any():
+        out[strings] = text_hashes([v if v.strip() else "" for v in values[strings].tolist()])
+    rest = ~(numbers | blank | days | strings)
+    if rest.any():
+        out[rest] = text_hashes([snapshot_text(v) for v in values[rest].tolist()])
+    return out
+
+
 def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
                   outcome: pd.DataFrame, changed_at: dict[str, str],
-                  snapshot: dict[tuple[str, str], str], summary: Summary,
+                  snapshot: Snapshot, summary: Summary,
                   problems: dict[Any, list[Problem]], saved: dict[str, dict[str, str]] | None = None,
                   owners: Owners | None = None,
-                  ) -> tuple[WriteBatch, dict[tuple[str, str], str], list[dict[str, str]]]:
+                  ) -> tuple[WriteBatch, Snapshot, list[dict[str, str]]]:
+    """The cells of the Clients tab to write, column by column: for each column of ours the
+    wanted values of every client against the sheet's, as arrays."""
     cfg = inp.config.sheet
     created = sheet.empty
     header = list(sheet.header)
@@ -253,70 +389,141 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
     tw.columns = dict(positions)
     if created or new_columns or inp.state.layout != layout_signature(inp.rules):
         tw.layout = build_layout(columns, inp.rules)
-    new_snapshot: dict[tuple[str, str], str] = {}
     edits: list[dict[str, str]] = []
-    # only the columns read below: boxing every cell of every column is most of the cost
-    used = [c for c in outcome.columns if c in {"id", "name", "category"} or c in positions]
-    records = outcome[used].to_dict("index")
-    ours = [(spec, positions[spec.name], sheet.positions.get(spec.name)) for spec in columns
-            if spec.role not in ("owner", "formula")]
-    for label, row in records.items():
-        cid = str(row["id"])
-        raw_values = {p.column: p.value for p in problems.get(label, ())
-                      if p.value is not None}
-        when = changed_at.get(cid)
-        if cid in sheet.duplicates:  # in two rows: neither is written until an owner deletes one
-            continue
-        r = sheet.rows.get(cid)
-        if r is None:
-            line: list[Any] = [None] * len(header)
-            for spec in columns:
-                if spec.role == "formula":
-                    continue
-                if spec.role == "owner":
-                    value = row.get(spec.name)
-                    line[positions[spec.name]] = None if value is None or value is pd.NA else value
-                else:
-                    value = _desired(row, spec, raw_values, when)
-                    line[positions[spec.name]] = value
-                    if spec.role == "crm":
-                        new_snapshot[(cid, spec.name)] = snapshot_text(value)
-            tw.appends.append(line)
-            if len(summary.examples) < 3:
-                summary.examples.append(f"new row for client {cid} ({row.get('name')}): "
-                                        f"{row['category']}")
-            continue
-        guarded = False
-        grid_line = sheet.grid[r]
-        for spec, col, sheet_col in ours:
-            want = _desired(row, spec, raw_values, when)
-            have = None
-            if sheet_col is not None and sheet_col < len(grid_line):
-                have = grid_line[sheet_col]
-            differs = not same(have, want)
+
+    ids = [str(v) for v in outcome["id"].tolist()]
+    keep = np.array([cid not in sheet.duplicates for cid in ids], dtype=bool)
+    rows_at = np.array([sheet.rows.get(cid, -1) for cid in ids], dtype=np.intp)
+    existing = np.flatnonzero(keep & (rows_at >= 0))  # positions in outcome
+    added = np.flatnonzero(keep & (rows_at < 0))
+    kept = np.flatnonzero(keep)
+    n = len(ids)
+
+    def col(name: str) -> pd.Series | None:
+        return outcome[name] if name in outcome.columns else None
+
+    # the raw text of a value that could not be parsed is shown as written (CRM columns)
+    raw: dict[str, dict[int, Any]] = {}
+    if problems:
+        where = outcome.index.get_indexer(list(problems))
+        for label, pos in zip(problems, where, strict=True):
+            if pos < 0:
+                continue
+            for name, value in {p.column: p.value for p in problems[label] if p.value is not None}.items():
+                raw.setdefault(name, {})[int(pos)] = value
+    dates = {cid: date.fromisoformat(at[:10]) for cid, at in changed_at.items() if at}
+
+    ours = [spec for spec in columns if spec.role not in ("owner", "formula")]
+    wants: dict[str, np.ndarray] = {}
+    for spec in ours:
+        if spec.name == "changed_at":
+            want = np.empty(n, dtype=object)
+            want[:] = [dates.get(cid) for cid in ids]
+        elif spec.name == "crm_status":
+            want = np.full(n, None, dtype=object)
+        else:
+            values = col(spec.name)
+            want = np.full(n, None, dtype=object) if values is None else _want_column(values, spec.kind)
             if spec.role == "crm":
-                new_snapshot[(cid, spec.name)] = snapshot_text(want)
-                before = snapshot.get((cid, spec.name))
-                if before is not None and differs and snapshot_text(have) != before:
-                    edits.append({"id": cid, "column": spec.header, "sheet": snapshot_text(have),
-                                  "crm": snapshot_text(want)})
-            if differs:
-                tw.updates.append((r, col, want))
-                guarded = True
-                if len(summary.examples) < 5 and spec.name == "category":
-                    summary.examples.append(f"client {cid}: {have or '(none)'} -> {want}")
-        if guarded:
-            tw.guard[r] = cid
+                for pos, value in raw.get(spec.name, {}).items():
+                    want[pos] = value
+        wants[spec.name] = want
+
+    # rows already in the sheet: what differs
+    grid = sheet.grid
+    by_column = list(zip_longest(*[grid[r] for r in rows_at[existing].tolist()]))  # the rows' columns
+    differs = np.zeros((len(existing), len(ours)), dtype=bool)
+    haves: dict[str, np.ndarray] = {}
+    for j, spec in enumerate(ours):
+        sheet_col = sheet.positions.get(spec.name)
+        if sheet_col is None or sheet_col >= len(by_column):
+            have = np.full(len(existing), None, dtype=object)
+        else:
+            have = _from_sheet_column(by_column[sheet_col], spec.kind)
+        haves[spec.name] = have
+        differs[:, j] = _differs(have, wants[spec.name][existing])
+
+    # owner edits of CRM columns: the sheet differs from both the CRM and what we wrote last
+    snap_rows = snapshot.index.get_indexer([ids[i] for i in existing]) if len(snapshot) else \
+        np.full(len(existing), -1, dtype=np.intp)
+    edit_cells: dict[tuple[int, int], dict[str, str]] = {}
+    for j, spec in enumerate(ours):
+        if spec.role != "crm":
+            continue
+        hit = np.flatnonzero(differs[:, j])
+        if not len(hit):
+            continue
+        before = snapshot.column(spec.name, snap_rows[hit])
+        have = haves[spec.name][hit]
+        edited = (before != 0) & (cell_hashes(have) != before)
+        for k in np.flatnonzero(edited):
+            i = int(hit[k])
+            edit_cells[(i, j)] = {"id": ids[existing[i]], "column": spec.header, "sheet": snapshot_text(have[k]),
+                                  "crm": snapshot_text(wants[spec.name][existing[i]])}
+
+    cat_j = next((j for j, spec in enumerate(ours) if spec.name == "category"), None)
+    rows_i, cols_j = np.nonzero(differs)
+    for i, j in zip(rows_i.tolist(), cols_j.tolist(), strict=True):
+        r = int(rows_at[existing[i]])
+        tw.updates.append((r, positions[ours[j].name], wants[ours[j].name][existing[i]]))
+        if (i, j) in edit_cells:
+            edits.append(edit_cells[(i, j)])
+    for i in np.flatnonzero(differs.any(axis=1)):
+        tw.guard[int(rows_at[existing[i]])] = ids[existing[i]]
+
+    # new rows
+    if len(added):
+        block = np.full((len(added), len(header)), None, dtype=object)
+        for spec in columns:
+            if spec.role == "formula":
+                continue
+            if spec.role == "owner":
+                values = col(spec.name)
+                if values is None:
+                    continue
+                got = np.empty(len(added), dtype=object)
+                got[:] = _natives(values.iloc[added])
+                block[:, positions[spec.name]] = got
+            else:
+                block[:, positions[spec.name]] = wants[spec.name][added]
+        tw.appends.extend(block.tolist())
+
+    # examples, in the order of the clients
+    if len(summary.examples) < 5:
+        name_col = col("name")
+
+        def name(pos: int) -> Any:
+            return None if name_col is None else _native(name_col.iat[pos])
+        changed_cat = set(existing[differs[:, cat_j]].tolist()) if cat_j is not None else set()
+        for pos in sorted(set(added.tolist()) | changed_cat):
+            if len(summary.examples) >= 5:
+                break
+            if pos in changed_cat:
+                i = int(np.searchsorted(existing, pos))
+                have = haves["category"][i]
+                summary.examples.append(f"client {ids[pos]}: {have or '(none)'} -> "
+                                        f"{wants['category'][pos]}")
+            elif len(summary.examples) < 3:
+                summary.examples.append(f"new row for client {ids[pos]} ({name(pos)}): "
+                                        f"{_native(outcome['category'].iat[pos])}")
+
+    # the new snapshot: what the CRM columns of every client hold after this write
+    crm = [spec.name for spec in ours if spec.role == "crm"]
+    hashes = np.zeros((len(kept), len(crm)), dtype=np.uint64)
+    for j, name in enumerate(crm):
+        hashes[:, j] = cell_hashes(wants[name][kept])
+    new_snapshot = Snapshot(tuple(ids[i] for i in kept), tuple(crm), hashes)
+
     for column in owners.restored_columns if owners else ():
-        col = positions[column]
+        pos = positions[column]
         rows = [(cid, r) for cid, r in sheet.rows.items()]
         rows += [(cid, r) for cid, found in sheet.duplicates.items() for r in found]  # copies too
         for cid, r in rows:
             value = (saved or {}).get(cid, {}).get(column)
             if value:
-                tw.updates.append((r, col, value))
+                tw.updates.append((r, pos, value))
                 tw.guard[r] = cid
-    present = set(outcome["id"].astype(str))
+    present = set(ids)
     today = inp.now.date().isoformat()
     status_col = positions["crm_status"]
     for cid, r in sheet.rows.items():
@@ -337,16 +544,14 @@ def _crm_changes(config: Config, rules: RuleSet, outcome: pd.DataFrame, raw: pd.
     if field_name not in raw.columns:
         raise ConfigError(f"The CRM has no category field {field_name!r}. Run `sheets-sync crm "
                        "setup` to create it, or set [crm] category_field in the config.")
-    current = dict(zip(raw[config.crm.id_field].astype(str),
-                       raw[field_name].map(lambda v: "" if v is None or v != v else str(v)),
-                       strict=False))
-    codes = set(rules.codes)
-    out: dict[str, str] = {}
-    for cid, category in zip(outcome["id"].astype(str), outcome["category"].astype(str),
-                             strict=True):
-        if category in codes and current.get(cid, "") != category:
-            out[cid] = category
-    return out
+    values = [v if isinstance(v, str) else "" if v is None or v is pd.NA or v != v else str(v)
+              for v in raw[field_name].tolist()]
+    current = dict(zip(raw[config.crm.id_field].astype(str).tolist(), values, strict=False))
+    ids = outcome["id"].astype(str)
+    categories = outcome["category"].astype(str)
+    have = pd.Series([current.get(cid, "") for cid in ids.tolist()], index=ids.index, dtype=object)
+    todo = (categories.isin(set(rules.codes)) & (have != categories)).to_numpy(dtype=bool)
+    return dict(zip(ids[todo].tolist(), categories[todo].tolist(), strict=True))
 
 
 def layout_signature(rules: RuleSet) -> str:
@@ -360,7 +565,7 @@ class StateView:
 
     last: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (category, since)
     ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
-    snapshot: dict[tuple[str, str], str] = field(default_factory=dict)
+    snapshot: Snapshot = field(default_factory=Snapshot)
     owner: dict[str, dict[str, str]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     sheet_clients: int = 0
@@ -373,7 +578,7 @@ class StateView:
         except (ValueError, TypeError):
             aliases = {}
         snapshot = store.snapshot()
-        before = int(store.get("sheet_clients") or 0) or len({cid for cid, _ in snapshot})
+        before = int(store.get("sheet_clients") or 0) or len(snapshot)
         return cls(store.last_categories(), store.ledger(), snapshot, store.owner_values(), aliases,
                    before, store.get("layout"))
 
@@ -444,7 +649,7 @@ def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
 
 
 def plan_sheet(plan: Plan, inp: Inputs, ledger: dict[str, dict[str, Any]]
-               ) -> tuple[WriteBatch, dict[tuple[str, str], str], list[dict[str, str]], list[str]]:
+               ) -> tuple[WriteBatch, Snapshot, list[dict[str, str]], list[str]]:
     """The Clients tab's cells to write (with the CRM's rejections as the ledger holds them),
     the new snapshot, the owner edits of CRM columns the CRM's values replace, and the ledger
     entries of clients gone from the CRM (nothing left to retry)."""
@@ -456,8 +661,7 @@ def plan_sheet(plan: Plan, inp: Inputs, ledger: dict[str, dict[str, Any]]
                                                inp.state.owner, plan.owners)
     plan.summary.overwritten_edits = edits
     if plan.sheet.duplicates:  # rows not written this pass keep what the sheet last got
-        copied = set(plan.sheet.duplicates)
-        new_snapshot.update({key: v for key, v in inp.state.snapshot.items() if key[0] in copied})
+        new_snapshot = new_snapshot.with_rows(inp.state.snapshot, plan.sheet.duplicates)
     return batch, new_snapshot, edits, gone
 
 

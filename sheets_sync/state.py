@@ -4,7 +4,10 @@ It keeps what the sheet and the CRM cannot tell us on their own:
 
 * ``snapshot``: the CRM values last written into the sheet, per client and column, so an
   owner's edit of a CRM column in the sheet is noticed (reported and kept in history) rather
-  than silently overwritten;
+  than silently overwritten. It is kept compactly (:class:`Snapshot`): the client ids, the
+  column names and one 64-bit hash per cell, as three blobs; a sync that changes nothing
+  does not rewrite it. A state file of the older layout (a row per client and column) is
+  converted when it is opened;
 * ``history``: every category change (client, from, to, reason, rule or manual, when), and
   whether it has been copied into the sheet's History tab yet;
 * ``owner``: the owners' decisions as last seen in the sheet (manual category, notes), so a
@@ -22,18 +25,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from .errors import ConfigError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS snapshot (
-    client_id TEXT NOT NULL, col TEXT NOT NULL, value TEXT, PRIMARY KEY (client_id, col));
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL, name TEXT,
     from_cat TEXT, to_cat TEXT, reason TEXT, source TEXT, changed_at TEXT NOT NULL,
@@ -69,6 +73,120 @@ class Change:
     changed_at: str  # ISO timestamp
 
 
+SNAPSHOT_TABLE = "CREATE TABLE IF NOT EXISTS snapshot (part TEXT PRIMARY KEY, data BLOB NOT NULL)"
+#: values whose hashes are stored beside the snapshot: if the hash functions ever changed
+#: (another pandas), the stored hashes are not compared with new ones (no owner edit is invented)
+_PROBE = ["sheets-sync snapshot probe", "12.5"]
+_FLOAT_START = frozenset("0123456789-i")
+
+
+def text_hashes(texts: Sequence[str] | np.ndarray) -> np.ndarray:
+    """64-bit hashes of snapshot texts (:func:`sheets_sync.layout.snapshot_text`); never 0,
+    which stands for "no value kept". A text that is a number's ``repr`` is hashed as that
+    number (as :func:`sheets_sync.plan.cell_hashes` hashes numbers, without their text)."""
+    values = np.asarray(texts, dtype=object)
+    out = np.zeros(len(values), dtype=np.uint64)
+    if not len(values):
+        return out
+    numbers: list[int] = []
+    floats: list[float] = []
+    for i, text in enumerate(values.tolist()):
+        # a float's repr has a point, an exponent or is inf: an id of digits is no candidate
+        if text and text[0] in _FLOAT_START and ("." in text or "e" in text or "inf" in text):
+            try:
+                number = float(text)
+            except ValueError:
+                continue
+            if repr(number) == text:
+                numbers.append(i)
+                floats.append(number)
+    rest = np.ones(len(values), dtype=bool)
+    if numbers:
+        out[numbers] = float_hashes(np.array(floats, dtype="float64"))
+        rest[numbers] = False
+    if rest.any():
+        out[rest] = pd.util.hash_array(values[rest], categorize=False)
+    out[out == 0] = 1
+    return out
+
+
+def float_hashes(values: np.ndarray) -> np.ndarray:
+    """Hashes of numbers (not NaN), equal to :func:`text_hashes` of their ``repr``."""
+    out = pd.util.hash_array(np.ascontiguousarray(values, dtype="float64"), categorize=False)
+    out = out ^ np.uint64(0x9E3779B97F4A7C15)  # apart from the hashes of texts
+    out[out == 0] = 1
+    return out
+
+
+def _probe() -> bytes:
+    return text_hashes(_PROBE).astype("<u8").tobytes()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The CRM values last written into the sheet, compactly: for each client (``ids``) and
+    CRM column (``columns``) the hash of the value's snapshot text, 0 where none was kept."""
+
+    ids: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    hashes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.uint64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def index(self) -> pd.Index:
+        """The client ids as an index (positions by id: ``index.get_indexer(ids)``)."""
+        return pd.Index(self.ids, dtype=object)
+
+    def column(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Hashes of column ``name`` at positions ``rows`` (-1: a client not kept): 0 = none."""
+        out = np.zeros(len(rows), dtype=np.uint64)
+        if name not in self.columns:
+            return out
+        known = rows >= 0
+        out[known] = self.hashes[rows[known], self.columns.index(name)]
+        return out
+
+    def get(self, client_id: str, column: str) -> int | None:
+        """The hash kept for one cell, ``None`` when none is."""
+        if client_id not in self.ids or column not in self.columns:
+            return None
+        value = int(self.hashes[self.ids.index(client_id), self.columns.index(column)])
+        return value or None
+
+    @classmethod
+    def from_texts(cls, values: Mapping[tuple[str, str], str]) -> Snapshot:
+        """A snapshot of ``{(client id, column): snapshot text}`` (the older layout)."""
+        ids = list(dict.fromkeys(cid for cid, _ in values))
+        columns = list(dict.fromkeys(col for _, col in values))
+        hashes = np.zeros((len(ids), len(columns)), dtype=np.uint64)
+        if values:
+            row = {cid: i for i, cid in enumerate(ids)}
+            col = {c: j for j, c in enumerate(columns)}
+            rows = np.fromiter((row[cid] for cid, _ in values), dtype=np.intp, count=len(values))
+            cols = np.fromiter((col[c] for _, c in values), dtype=np.intp, count=len(values))
+            hashes[rows, cols] = text_hashes(list(values.values()))
+        return cls(tuple(ids), tuple(columns), hashes)
+
+    def with_rows(self, other: Snapshot, ids: Iterable[str]) -> Snapshot:
+        """This snapshot plus ``other``'s rows of ``ids`` (clients this one does not hold)."""
+        wanted = [cid for cid in dict.fromkeys(ids) if cid not in set(self.ids) and cid in set(other.ids)]
+        if not wanted:
+            return self
+        columns = list(self.columns) + [c for c in other.columns if c not in self.columns]
+        hashes = np.zeros((len(self.ids) + len(wanted), len(columns)), dtype=np.uint64)
+        hashes[:len(self.ids), :len(self.columns)] = self.hashes
+        rows = other.index.get_indexer(wanted)
+        for j, name in enumerate(columns):
+            hashes[len(self.ids):, j] = other.column(name, rows)
+        return Snapshot(self.ids + tuple(wanted), tuple(columns), hashes)
+
+    def same_as(self, other: Snapshot) -> bool:
+        return (self.ids == other.ids and self.columns == other.columns
+                and np.array_equal(self.hashes, other.hashes))
+
+
 class StateStore:
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         """The store at ``path``; ``read_only`` (a dry run) works on a private copy in memory,
@@ -91,6 +209,7 @@ class StateStore:
                     raise IsADirectoryError(self.path)
                 self.db = sqlite3.connect(self.path, timeout=30)
             self.db.executescript(SCHEMA)
+            self._snapshot_layout()
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(edits)")}
             if "in_sheet" not in columns:  # state files of 0.1: edits were not in the History tab
                 with self.db:
@@ -145,10 +264,21 @@ class StateStore:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
-    def not_in_sheet(self) -> list[dict[str, Any]]:
+    def categories_before(self, moment: datetime) -> list[dict[str, Any]]:
+        """For each client, its last history row up to ``moment`` (the rows a report needs to
+        know the categories then, without reading the whole history)."""
+        cur = self.db.execute(
+            "SELECT seq, client_id, name, from_cat, to_cat, reason, source, changed_at FROM history "
+            "WHERE seq IN (SELECT MAX(seq) FROM history WHERE changed_at <= ? GROUP BY client_id) "
+            "ORDER BY seq", (moment.isoformat(timespec="seconds"),))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def not_in_sheet(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """History rows not yet in the sheet's History tab (the first ``limit`` of them)."""
         cur = self.db.execute(
             "SELECT seq, client_id, name, from_cat, to_cat, reason, source, changed_at "
-            "FROM history WHERE in_sheet = 0 ORDER BY seq")
+            "FROM history WHERE in_sheet = 0 ORDER BY seq" + (f" LIMIT {int(limit)}" if limit else ""))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
@@ -169,11 +299,12 @@ class StateStore:
             self.db.executemany(
                 "INSERT INTO edits (client_id, col, sheet_value, crm_value, at) VALUES (?, ?, ?, ?, ?)", rows)
 
-    def edits_not_in_sheet(self, every: bool = False) -> list[dict[str, Any]]:
-        """Replaced owner edits not yet in the History tab (``every``: all of them)."""
+    def edits_not_in_sheet(self, every: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+        """Replaced owner edits not yet in the History tab (``every``: all of them; the first
+        ``limit`` of them)."""
         where = "" if every else "WHERE in_sheet = 0 "
         cur = self.db.execute("SELECT seq, client_id, col, sheet_value, crm_value, at FROM edits "
-                              f"{where}ORDER BY seq")
+                              f"{where}ORDER BY seq" + (f" LIMIT {int(limit)}" if limit else ""))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
@@ -205,27 +336,54 @@ class StateStore:
                         self.db.execute("DELETE FROM owner WHERE client_id = ? AND col = ?", (cid, col))
 
     # -- snapshot of CRM values written to the sheet
+    def _snapshot_layout(self) -> None:
+        """Create the snapshot table, or convert one of the older layout (a row per client and
+        column) in one transaction: a run killed meanwhile leaves the old one."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(snapshot)")}
+        if not columns:
+            with self.db:
+                self.db.execute(SNAPSHOT_TABLE)
+            return
+        if "client_id" not in columns:
+            return
+        old = {(cid, col): value or "" for cid, col, value in
+               self.db.execute("SELECT client_id, col, value FROM snapshot")}
+        self.db.execute("BEGIN IMMEDIATE")  # the DROP too: sqlite3 begins implicitly only before DML
+        try:
+            self.db.execute("DROP TABLE snapshot")
+            self.db.execute(SNAPSHOT_TABLE)
+            self._write_snapshot(Snapshot.from_texts(old))
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.commit()
+
     def client_ids(self) -> set[str]:
         """The clients the last sync wrote into the sheet (the CRM's clients then)."""
-        return {cid for (cid,) in self.db.execute("SELECT DISTINCT client_id FROM snapshot")}
+        return set(self.snapshot().ids)
 
-    def snapshot(self) -> dict[tuple[str, str], str]:
-        return {(cid, col): value for cid, col, value in
-                self.db.execute("SELECT client_id, col, value FROM snapshot")}
+    def snapshot(self) -> Snapshot:
+        parts = dict(self.db.execute("SELECT part, data FROM snapshot"))
+        if "ids" not in parts or parts.get("probe") != _probe():
+            return Snapshot()
+        ids = tuple(json.loads(parts["ids"]))
+        columns = tuple(json.loads(parts["columns"]))
+        hashes = np.frombuffer(parts["hashes"], dtype="<u8").astype(np.uint64)
+        return Snapshot(ids, columns, hashes.reshape(len(ids), len(columns)))
 
-    def save_snapshot(self, values: Mapping[tuple[str, str], str],
-                      before: Mapping[tuple[str, str], str] | None = None) -> None:
-        """Store ``values``; with ``before`` (what is stored now) only the difference is written."""
+    def save_snapshot(self, values: Snapshot, before: Snapshot | None = None) -> None:
+        """Store ``values``; nothing is written when it is ``before`` (what is stored now)."""
+        if before is not None and values.same_as(before):
+            return
         with self.db:
-            if before is None:
-                self.db.execute("DELETE FROM snapshot")
-                changed = values.items()
-            else:
-                gone = [key for key in before if key not in values]
-                self.db.executemany("DELETE FROM snapshot WHERE client_id = ? AND col = ?", gone)
-                changed = [(key, v) for key, v in values.items() if before.get(key) != v]
-            self.db.executemany("INSERT OR REPLACE INTO snapshot VALUES (?, ?, ?)",
-                                [(cid, col, v) for (cid, col), v in changed])
+            self._write_snapshot(values)
+
+    def _write_snapshot(self, values: Snapshot) -> None:
+        parts = {"ids": json.dumps(list(values.ids), ensure_ascii=False).encode(),
+                 "columns": json.dumps(list(values.columns), ensure_ascii=False).encode(),
+                 "hashes": np.ascontiguousarray(values.hashes, dtype="<u8").tobytes(),
+                 "probe": _probe()}
+        self.db.executemany("INSERT OR REPLACE INTO snapshot (part, data) VALUES (?, ?)", parts.items())
 
     # -- ledger of CRM rejections
     def ledger(self) -> dict[str, dict[str, Any]]:

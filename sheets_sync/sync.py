@@ -11,7 +11,7 @@ state is saved only when the step succeeded.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -141,8 +141,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         columns += live_columns(ctx.rules)
     _step(ctx, "reading the sheet")
     view = StateView.load(ctx.state)
-    grids = ctx.sheet.read([cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB],
-                           dates=date_cells(ctx, columns, view.aliases))
+    grids = _read_sheet(ctx, date_cells(ctx, columns, view.aliases))
     inp = Inputs(ctx.config, ctx.rules, ctx.now, table, raw, grids, view, ctx.options,
                  ctx.sheet.where, getattr(ctx.sheet, "exists", lambda: True)(), columns)
     plan = make_plan(inp, dry_run)
@@ -197,7 +196,11 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     legend = _legend_tab(grids.get("Legend"), batch, ctx, formulas)
     if legend is not None:
         batch.tabs.append(legend)
-    rows = summary_rows(plan.outcome, ctx.rules, ctx.state.history(), ctx.now.date())
+    # the Summary tab's moves of the quarter need each client's category when it began
+    today = ctx.now.date()
+    quarter = datetime(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    rows = summary_rows(plan.outcome, ctx.rules, ctx.state.categories_before(quarter - timedelta(seconds=1)),
+                        today)
     summary_tab = replace_tab(SUMMARY_TAB, grids.get(SUMMARY_TAB), rows)
     if summary_tab is not None:
         summary_tab.kinds = {3: "money", 4: "money", 5: "percent_share"}
@@ -227,6 +230,26 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         ctx.state.put(key, value)
     ctx.state.record_run(ctx.now, now(), summary.as_dict())
     return summary
+
+
+#: rows of the History tab read at a sync that has no History rows of an earlier run to check
+HISTORY_HEAD = 50
+
+
+def _read_sheet(ctx: Context, dates: Any) -> dict[str, Any]:
+    """The tabs a pass reads. The History tab is read whole only when the state store holds
+    rows an earlier run may have written without noting it (a run killed meanwhile), or when
+    it is a History tab without the ``seq`` column; else its first rows say all a pass needs
+    (whether it holds rows at all; this pass's rows have new ``seq`` numbers)."""
+    cfg = ctx.config.sheet
+    tabs = [cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB]
+    if ctx.state.not_in_sheet(limit=1) or ctx.state.edits_not_in_sheet(limit=1):
+        return ctx.sheet.read(tabs, dates=dates)
+    grids = ctx.sheet.read(tabs, dates=dates, head={cfg.history_tab: HISTORY_HEAD})
+    history = grids.get(cfg.history_tab)
+    if history and "seq" not in [header_text(h) for h in history[0]]:
+        grids = ctx.sheet.read(tabs, dates=dates)
+    return grids
 
 
 def _held_open(ctx: Context) -> str | None:

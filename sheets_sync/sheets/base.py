@@ -98,11 +98,12 @@ class SheetBackend(Protocol):
     #: where the sheet is, for messages (a path or a spreadsheet title; never a secret)
     where: str
 
-    def read(self, tabs: Sequence[str], dates: Mapping[str, DateCells] | None = None
-             ) -> dict[str, Grid | None]:
+    def read(self, tabs: Sequence[str], dates: Mapping[str, DateCells] | None = None,
+             head: Mapping[str, int] | None = None) -> dict[str, Grid | None]:
         """Every value of ``tabs`` (``None`` for a tab that does not exist); dates as ``date``
         or ``datetime``: a backend whose cells hold no types (Google's serial numbers) types the
-        cells ``dates`` names (tab -> where its dates are)."""
+        cells ``dates`` names (tab -> where its dates are). A tab named in ``head`` may be read
+        only as far as its first ``head[tab]`` rows (a backend may return more)."""
         ...
 
     def write(self, batch: WriteBatch) -> None: ...

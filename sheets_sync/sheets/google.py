@@ -171,24 +171,31 @@ class GoogleSheet:
         return None
 
     # -- read
-    def read(self, tabs: Sequence[str], dates: Mapping[str, DateCells] | None = None
-             ) -> dict[str, Grid | None]:
+    def read(self, tabs: Sequence[str], dates: Mapping[str, DateCells] | None = None,
+             head: Mapping[str, int] | None = None) -> dict[str, Grid | None]:
         """Every tab in one request, unformatted; Google gives dates as serial numbers: those of
-        the cells ``dates`` names are turned into dates here, so the rest sees dates."""
+        the cells ``dates`` names are turned into dates here, so the rest sees dates. A tab in
+        ``head`` only as far as its first rows (a range of rows: the History tab is not fetched
+        whole at every sync)."""
         from google.auth.exceptions import GoogleAuthError
+
+        head = head or {}
+
+        def ranges(names: list[str]) -> list[str]:
+            return [quote_tab(t) + (f"!1:{head[t]}" if t in head else "") for t in names]
 
         params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
                   "majorDimension": "ROWS"}
         self._meta = None
         try:
             wanted = list(tabs)
-            reply = self.http.values_batch_get(self.key, [quote_tab(t) for t in wanted], params=params)
+            reply = self.http.values_batch_get(self.key, ranges(wanted), params=params)
         except GoogleAuthError as exc:
             raise self._refused(exc) from None
         except _BadRequest:  # a tab we asked for is missing
             existing = {s["properties"]["title"] for s in self.metadata().get("sheets", [])}
             wanted = [t for t in tabs if t in existing]
-            reply = self._call(self.http.values_batch_get, self.key, [quote_tab(t) for t in wanted],
+            reply = self._call(self.http.values_batch_get, self.key, ranges(wanted),
                                params=params) if wanted else {"valueRanges": []}
         out: dict[str, Grid | None] = dict.fromkeys(tabs)
         for tab, vr in zip(wanted, reply.get("valueRanges", []), strict=False):

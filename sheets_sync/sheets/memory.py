@@ -25,7 +25,7 @@ tab, lose everything) are methods, so a test edits the sheet the way owners do.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConcurrentEditError, SheetError, UncertainWriteError
@@ -56,11 +56,14 @@ class MemorySheet:
     def exists(self) -> bool:
         return self.present
 
-    def read(self, tabs: Sequence[str], dates: Any = None) -> dict[str, Grid | None]:
+    def read(self, tabs: Sequence[str], dates: Any = None, head: Mapping[str, int] | None = None
+             ) -> dict[str, Grid | None]:
         out: dict[str, Grid | None] = {}
         for tab in tabs:
             grid = self.tabs.get(tab)
             out[tab] = None if grid is None else self._trimmed(grid)
+            if out[tab] is not None and head and tab in head:
+                out[tab] = out[tab][:head[tab]]
         self._read = {t: copy.deepcopy(g) for t, g in out.items() if g is not None}
         return out
 

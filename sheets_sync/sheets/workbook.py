@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,8 @@ class WorkbookSheet:
         return SheetError(f"Workbook {self.path} cannot be opened as .xlsx ({exc}). Restore "
                           "it from a backup, or move it away and a new one is created.")
 
-    def read(self, tabs: Sequence[str], dates: Any = None) -> dict[str, Grid | None]:
+    def read(self, tabs: Sequence[str], dates: Any = None, head: Mapping[str, int] | None = None
+             ) -> dict[str, Grid | None]:
         """(``dates`` is not needed: the workbook's cells say which of them are dates.)"""
         self._stamp = self._stat()
         self._index, self._grids = None, {}
@@ -139,7 +140,7 @@ class WorkbookSheet:
             return dict(self._grids)
         try:
             with zipfile.ZipFile(self.path) as zf:
-                book, grids = read_grids(zf, list(tabs))
+                book, grids = read_grids(zf, list(tabs), head)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError, ET.ParseError) as exc:
             raise self._unreadable(exc) from exc
         self._index, self._grids = book, dict(grids)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -102,6 +103,8 @@ class Book:
             self.date_styles = frozenset(sheet.date_formats)
             self.timedelta_styles = frozenset(sheet.timedelta_formats)
         self._shared: list[str] | None = None
+        #: date cells read so far, by (value, style): a sheet repeats its dates (not one per chunk)
+        self.dates: dict[tuple[bytes, bytes], Any] = {}
 
     @property
     def shared(self) -> list[str]:
@@ -112,8 +115,11 @@ class Book:
                 self._shared = [_text(m.group(1) or "").replace("x005F_", "") for m in _SI.finditer(xml)]
         return self._shared
 
-    def grid(self, tab: str) -> Grid:
-        """The values of one tab (see the module docstring); sets the tab's last row and column."""
+    def grid(self, tab: str, head: int | None = None) -> Grid:
+        """The values of one tab (see the module docstring); sets the tab's last row and column.
+
+        With ``head``, only the first ``head`` rows are returned (the cells after them are not
+        read; the tab's last row is still found, for appends)."""
         xml = self.zf.read(self.tabs[tab].member)  # bytes: matched as such, a third of a str's memory
         m = re.search(rb"<sheetData\s*/>|<sheetData\b[^>]*>", xml)
         start = m.end() if m and not m.group(0).endswith(b"/>") else 0
@@ -126,13 +132,38 @@ class Book:
             stop = end if stop < 0 else stop + 6
             max_col = max(max_col, _fill(rows, xml, start, stop, self, shared_formulae))
             start = stop
+            if head is not None and len(rows) > head and start < end:
+                last = _last_row(xml, start, end)
+                if last is not None:  # the rest is not read: only where it ends
+                    info = self.tabs[tab]
+                    info.max_row, info.max_col = max(len(rows), last), max_col
+                    del rows[head:]
+                    return _padded(rows, max_col)
         info = self.tabs[tab]
         info.max_row, info.max_col = len(rows), max_col
-        width = max(max_col, 1)
-        for line in rows:
-            if len(line) < width:
-                line.extend([None] * (width - len(line)))
-        return rows
+        if head is not None:
+            del rows[head:]
+        return _padded(rows, max_col)
+
+
+def _last_row(xml: bytes, start: int, end: int) -> int | None:
+    """The row of the last cell in ``xml[start:end]`` (``None``: a cell without its ``r``)."""
+    i = max(xml.rfind(b"<c ", start, end), xml.rfind(b"<c>", start, end), xml.rfind(b"<c/", start, end))
+    if i < 0:
+        return 0
+    m = _CELL_ROW.match(xml, i)
+    return int(m.group(1)) if m else None
+
+
+_CELL_ROW = re.compile(rb'<c\b[^>]*?\br="[A-Z]{1,3}(\d+)"')
+
+
+def _padded(rows: Grid, max_col: int) -> Grid:
+    width = max(max_col, 1)
+    for line in rows:
+        if len(line) < width:
+            line.extend([None] * (width - len(line)))
+    return rows
 
 
 CHUNK = 1 << 20
@@ -175,7 +206,7 @@ def _fill(rows: Grid, data: bytes, pos: int, endpos: int, book: Book, shared_for
             b"<c/", pos, endpos):
         return _put(rows, _cells_general(data[pos:endpos].decode("utf-8"), book, shared_formulae))
     dates = {str(i).encode() for i in book.date_styles}
-    converted: dict[tuple[bytes, bytes], Any] = {}
+    converted = book.dates
     columns = _COLUMNS_B
     max_col = 0
     last_row = b""
@@ -315,9 +346,12 @@ def _formula(f: re.Match[str], coordinate: str, shared: dict[str, Any]) -> Any:
     return value
 
 
-def read_grids(zf: zipfile.ZipFile, tabs: list[str]) -> tuple[Book, dict[str, Grid | None]]:
-    """The values of ``tabs`` (``None`` for a tab the workbook lacks) and the book's index."""
+def read_grids(zf: zipfile.ZipFile, tabs: list[str], head: Mapping[str, int] | None = None
+               ) -> tuple[Book, dict[str, Grid | None]]:
+    """The values of ``tabs`` (``None`` for a tab the workbook lacks) and the book's index;
+    a tab in ``head`` only as far as its first rows (:meth:`Book.grid`)."""
     book = Book(zf)
-    return book, {tab: book.grid(tab) if tab in book.tabs else None for tab in tabs}
+    head = head or {}
+    return book, {tab: book.grid(tab, head.get(tab)) if tab in book.tabs else None for tab in tabs}
 
 
