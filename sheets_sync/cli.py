@@ -104,8 +104,10 @@ def main() -> None:
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--clients", default=300, show_default=True, type=click.IntRange(1, 1_000_000),
               help="How many demo clients.")
+@click.option("--language", type=click.Choice(["en", "ru"]), default=None,
+              help="The language of the demo's sheet and config (default: the system locale's).")
 @handle_errors
-def demo(folder: Path | None, clients: int) -> None:
+def demo(folder: Path | None, clients: int, language: str | None) -> None:
     """Create a working example in FOLDER (default: ./sheets-sync-demo) and run one sync.
 
     It writes a config, a demo CRM (SQLite) with realistic clients, a copy of the default
@@ -116,7 +118,7 @@ def demo(folder: Path | None, clients: int) -> None:
     from .sync import run_sync
 
     folder = folder or Path("sheets-sync-demo")
-    paths = create_demo(folder, clients=clients, today=now().date())
+    paths = create_demo(folder, clients=clients, today=now().date(), language=language)
     with progress_bar(False) as bar, open_session(paths["config"], read_only=False) as ctx:
         summary = run_sync(ctx, progress=bar)
     click.echo(f"Demo created in {folder}/ and synced once.")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-CONFIG_TEXT = """\
+_CONFIG_TEMPLATE = """\
 # sheets-sync config: the demo. Relative paths are relative to this file.
+language = "{language}"                    # the sheet, reasons and messages: "ru" or "en"
 rules = "rules.py"                  # the category rules (edit the thresholds there)
 state = "sheets-sync.state.sqlite"  # history of category changes, last-synced snapshot
 
@@ -26,8 +27,8 @@ category_field = "category"         # where categories are written back
 
 [sheet]
 workbook = "clients.xlsx"           # a local workbook; or google = "<spreadsheet key or URL>"
-clients_tab = "Clients"
-history_tab = "History"
+clients_tab = "{clients_tab}"
+history_tab = "{history_tab}"
 
 [parsing]
 decimal = "auto"                    # "," or "." if your CRM writes numbers one way
@@ -75,9 +76,25 @@ def default_rules_text() -> str:
     return resources.files("sheets_sync").joinpath("default_rules.py").read_text("utf-8")
 
 
+#: the demo's tab names per language
+TABS = {"en": ("Clients", "History"), "ru": ("Клиенты", "История")}
+
+
+def config_text(language: str) -> str:
+    clients_tab, history_tab = TABS.get(language, TABS["en"])
+    return _CONFIG_TEMPLATE.format(language=language, clients_tab=clients_tab, history_tab=history_tab)
+
+
+CONFIG_TEXT = config_text("en")
+
+
 def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
-                seed: int = 20261123) -> dict[str, Path]:
-    """Write config, rules, and the demo CRM into ``folder`` (which must not hold them yet)."""
+                seed: int = 20261123, language: str | None = None) -> dict[str, Path]:
+    """Write config, rules, and the demo CRM into ``folder`` (which must not hold them yet);
+    ``language`` (default: the system's) is the config's, and names the tabs."""
+    from .i18n import system_language
+
+    language = language or system_language()
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"config": folder / "sheets-sync.toml", "rules": folder / "rules.py",
              "crm": folder / "crm.sqlite", "workbook": folder / "clients.xlsx",
@@ -86,7 +103,7 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
     if existing:
         raise ConfigError(f"{folder} already holds {', '.join(existing)}. Choose an empty "
                           "folder, e.g. `sheets-sync demo new-folder`.")
-    paths["config"].write_text(CONFIG_TEXT, encoding="utf-8")
+    paths["config"].write_text(config_text(language), encoding="utf-8")
     paths["rules"].write_text(default_rules_text(), encoding="utf-8")
     write_demo_crm(paths["crm"], clients, today or date.today(), seed)
     write_demo_export(paths["export"], EXPORT_CLIENTS, today or date.today(), seed + 1)

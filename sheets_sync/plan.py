@@ -21,10 +21,20 @@ from typing import Any
 
 import pandas as pd
 
-from .categorize import UNQUALIFIED
+from .categorize import UNQUALIFIED, manual_code
 from .config import Config
 from .errors import ConfigError, ExitCode
-from .layout import ClientsGrid, build_layout, clients_columns, read_clients, same, snapshot_text
+from .i18n import language
+from .layout import (
+    ClientsGrid,
+    build_layout,
+    clients_columns,
+    known_headers,
+    read_clients,
+    same,
+    snapshot_text,
+    unknown_codes,
+)
 from .outcome import categorized
 from .owners import Owners, check_structure
 from .rules import RuleSet
@@ -51,6 +61,8 @@ class Summary:
     #: what the sync repaired or recognised in the sheet (a row put back, a renamed column)
     notices: list[str] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
+    #: manual categories that are no code: row (as the owner sees it), client id, value
+    unknown_codes: list[dict[str, Any]] = field(default_factory=list)
     overwritten_edits: list[dict[str, str]] = field(default_factory=list)
     dry_run: bool = False
     sheet: str = ""
@@ -74,7 +86,8 @@ class Summary:
             "crm": {"written": self.crm_written, "rejected": self.crm_rejected},
             "changes": self.changes, "unqualified": self.unqualified,
             "sheet_problems": self.sheet_problems, "notices": self.notices,
-            "duplicate_ids": self.duplicate_ids, "overwritten_edits": self.overwritten_edits,
+            "duplicate_ids": self.duplicate_ids, "unknown_codes": self.unknown_codes,
+            "overwritten_edits": self.overwritten_edits,
             "nothing_to_do": self.nothing_to_do, "exit_code": int(self.exit_code),
         }
 
@@ -187,7 +200,7 @@ def _category_changes(at: datetime, outcome: pd.DataFrame, last: dict[str, tuple
         previous = last.get(cid, ("", ""))[0]
         if previous != row.category:
             manual = isinstance(row.manual_category, str) and row.category != UNQUALIFIED and \
-                row.manual_category.strip().upper() == str(row.category).upper()
+                manual_code(row.manual_category, [str(row.category)]) is not None
             changes.append(Change(cid, "" if pd.isna(row.name) else str(row.name), previous,
                                   str(row.category), str(row.reason),
                                   "manual" if manual else "rule", now))
@@ -236,6 +249,15 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
     created = sheet.empty
     header = list(sheet.header)
     positions = dict(sheet.positions)
+    # a column of ours under its header in another language (the language was switched) is
+    # relabelled in place; an owner's own header for it (an alias) is kept
+    relabels: dict[int, str] = {}
+    for spec in columns:
+        col = sheet.positions.get(spec.name)
+        if col is None or header_key(header[col]) == header_key(spec.header):
+            continue
+        if header_key(header[col]) in {header_key(h) for h in known_headers(spec.name)}:
+            relabels[col] = header[col] = spec.header
     new_columns = []
     for spec in columns:  # a missing column of ours is recreated at the end, never in between
         if spec.name not in positions:
@@ -248,12 +270,14 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
                   read_header=None if created else [header_text(h) for h in sheet.header])
     tw.kinds = {positions[s.name]: s.kind for s in columns}
     tw.columns = dict(positions)
-    if created or new_columns or inp.state.layout != layout_signature(inp.rules):
+    tw.relabels = relabels
+    tw.updates += [(sheet.header_row, col, text) for col, text in relabels.items()]
+    if created or new_columns or relabels or inp.state.layout != layout_signature(inp.rules):
         tw.layout = build_layout(columns, inp.rules)
     new_snapshot: dict[tuple[str, str], str] = {}
     edits: list[dict[str, str]] = []
     # only the columns read below: boxing every cell of every column is most of the cost
-    used = [c for c in outcome.columns if c in {"id", "name", "category"} or c in positions]
+    used = [c for c in outcome.columns if c in {"id", "name", "category", "reason"} or c in positions]
     records = outcome[used].to_dict("index")
     ours = [(spec, positions[spec.name], sheet.positions.get(spec.name)) for spec in columns
             if spec.role not in ("owner", "formula")]
@@ -326,7 +350,25 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
             summary.rows_gone += 1
     summary.rows_added = len(tw.appends)
     summary.cells_updated = len(tw.updates)
+    _explain_in_place(tw, columns, positions, sheet, records)
     return WriteBatch([tw]), new_snapshot, edits
+
+
+def _explain_in_place(tw: TabWrite, columns: list[ColumnSpec], positions: dict[str, int], sheet: ClientsGrid,
+                      records: dict[Any, dict[str, Any]]) -> None:
+    """The reason as a note on each category cell, written when the reason changes (or the
+    layout is made again); the computed columns to protect with a warning."""
+    tw.protect = sorted(positions[s.name] for s in columns if s.role == "computed")
+    if "category" not in positions or "reason" not in positions:
+        return
+    cat, why = positions["category"], positions["reason"]
+    tw.append_notes = (cat, why)
+    if tw.layout is not None:  # every row: notes are part of the layout
+        reasons = {str(r["id"]): r.get("reason") for r in records.values()}
+        tw.notes = [(r, cat, str(reasons[cid])) for cid, r in sheet.rows.items()
+                    if isinstance(reasons.get(cid), str)]
+    else:
+        tw.notes = [(r, cat, str(v)) for r, c, v in tw.updates if c == why and isinstance(v, str)]
 
 
 def _crm_changes(config: Config, rules: RuleSet, outcome: pd.DataFrame, raw: pd.DataFrame) -> dict[str, str]:
@@ -347,8 +389,10 @@ def _crm_changes(config: Config, rules: RuleSet, outcome: pd.DataFrame, raw: pd.
 
 
 def layout_signature(rules: RuleSet) -> str:
+    """What the layout (colours, dropdown, notes, the Legend) is made from: the rules and the
+    language."""
     return json.dumps([[c.code, c.title, c.colour, c.text, c.strategy] for c in rules.categories]
-                      + [[s.code, s.text] for s in rules.stages], ensure_ascii=False)
+                      + [[s.code, s.text] for s in rules.stages] + [language()], ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -421,7 +465,10 @@ def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
                       and header_key(sheet.header[sheet.positions[name]]) == header_key(alias)}
     summary = Summary(clients=len(outcome), dry_run=dry_run, sheet=inp.where)
     summary.categories = _counts(outcome, inp.rules)
-    summary.sheet_problems = [str(p) for p in sheet.problems] + [str(s) for s in done.skipped]
+    unknown = unknown_codes(sheet, inp.rules.codes)
+    summary.sheet_problems = [str(p) for p in [*sheet.problems, *unknown]] + [str(s) for s in done.skipped]
+    by_row = {r: cid for cid, r in sheet.rows.items()}
+    summary.unknown_codes = [{"row": p.row, "id": by_row.get(p.row - 1, ""), "value": p.value} for p in unknown]
     summary.duplicate_ids = sorted(sheet.duplicates)
     summary.notices = owner_notices(owners, found, cfg.clients_tab)
     changes = _category_changes(inp.now, outcome, view.last)

@@ -18,6 +18,8 @@ import pandas as pd
 
 from .categorize import UNQUALIFIED
 from .errors import InputError
+from .i18n import _
+from .i18n import day as day_text
 from .rules.loader import RuleSet
 
 NEW = "(new)"
@@ -315,7 +317,8 @@ def summary_rows(outcome: pd.DataFrame, rules: RuleSet, history: list[dict[str, 
                  as_of: date) -> list[list[Any]]:
     """The Summary tab: counts, revenue, profit and share per category; moves this quarter."""
     total_profit = float(pd.to_numeric(outcome["profit"], errors="coerce").clip(lower=0).fillna(0).sum())
-    rows: list[list[Any]] = [["category", "title", "clients", "revenue", "profit", "profit share"]]
+    rows: list[list[Any]] = [[_("category"), _("title"), _("clients"), _("revenue"), _("profit"),
+                              _("profit share")]]
     for code in [*rules.codes, UNQUALIFIED]:
         part = outcome[outcome["category"] == code]
         if not len(part) and code == UNQUALIFIED:
@@ -324,11 +327,11 @@ def summary_rows(outcome: pd.DataFrame, rules: RuleSet, history: list[dict[str, 
         profit = float(pd.to_numeric(part["profit"], errors="coerce").fillna(0).sum())
         cat = rules.category(code)
         share = round(max(profit, 0) / total_profit, 4) if total_profit else 0.0
-        rows.append([code, cat.title if cat else "not categorized", len(part), round(revenue, 2),
+        rows.append([code, cat.title if cat else _("not categorized"), len(part), round(revenue, 2),
                      round(profit, 2), share])
     quarter_start = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
     moved = moves(outcome[["id", "category"]], history, quarter_start)
-    rows += [[], [f"Moves since {quarter_start.isoformat()}", "", "clients"]]
+    rows += [[], [_("Moves since {day}").format(day=day_text(quarter_start)), "", _("clients")]]
     counts = moved[moved["from"] != NEW].groupby(["from", "category"]).size()
-    rows += [[f"{a} → {b}", "", int(n)] for (a, b), n in counts.items()] or [["(none)"]]
+    rows += [[f"{a} → {b}", "", int(n)] for (a, b), n in counts.items()] or [[_("(none)")]]
     return rows

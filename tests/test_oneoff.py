@@ -32,7 +32,7 @@ def test_russian_csv_any_encoding(cli: Callable[..., str], tmp_path: Path, encod
     assert result["Регион"].tolist() == ["Москва", "Тверь", "Казань"]  # extra columns ride along
     assert result["category"].tolist() == ["A", "unqualified", "EE"]
     assert result["problems"][1] == "revenue: empty (required)"
-    assert result["reason"][0].startswith("A: roi_pct 208.64 ≥ 50")
+    assert result["reason"][0].startswith("A: ROI 208.64% ≥ 50%")
 
 
 def test_xlsx_with_mapping_from_config(cli: Callable[..., str], tmp_path: Path) -> None:

@@ -309,8 +309,8 @@ def _layout(ws: Any, tw: TabWrite, layout: Layout) -> None:
         if tw.created or col in tw.new_columns:
             ws.column_dimensions[letter].width = {"reason": 60, "problems": 40, "name": 32,
                                                   "notes": 30}.get(spec.name, 14)
-            if spec.note:
-                ws.cell(row=1, column=col + 1).comment = Comment(spec.note, "sheets-sync")
+        if spec.note and (tw.created or col in tw.new_columns or col in tw.relabels):
+            ws.cell(row=tw.header_row + 1, column=col + 1).comment = Comment(spec.note, "sheets-sync")
         rng = f"{letter}2:{letter}1048576"
         if spec.name in layout.coloured:
             _replace_rules(ws, rng)
