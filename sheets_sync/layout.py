@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .i18n import N_, NC_, _, all_languages, pgettext
+from .i18n import N_, NC_, _, all_languages, pgettext, translations
 from .parsing import id_text
 from .rules.loader import RuleSet
 from .sheets.base import ColumnSpec, Grid, Layout
@@ -65,9 +65,13 @@ def header(name: str) -> str:
     return pgettext("header", name) if name in HEADERS else name
 
 
-def known_headers(name: str) -> list[str]:
-    """Every header our column ``name`` had in any language (its name first)."""
-    return [name, *all_languages(name, "header")] if name in HEADERS else [name]
+def known_headers(name: str, languages: Sequence[str] | None = None) -> list[str]:
+    """The headers our column ``name`` has in ``languages`` (default: every one), its name first."""
+    if name not in HEADERS:
+        return [name]
+    if languages is None:
+        return [name, *all_languages(name, "header")]
+    return list(dict.fromkeys([name, *(translations(lang).pgettext("header", name) for lang in languages)]))
 
 
 def history_header() -> list[str]:
@@ -208,16 +212,18 @@ def _match_header(line: Sequence[Any], wanted: Mapping[str, str], by_alias: Mapp
 
 
 def read_clients(grid: Grid | None, columns: Sequence[ColumnSpec],
-                 aliases: Mapping[str, str] | None = None) -> ClientsGrid:
+                 aliases: Mapping[str, str] | None = None, was: str = "") -> ClientsGrid:
     """Find the header row (within the first rows), our columns by header name (or by an
-    alias recorded when an owner renamed one of ours), and each client's row by id."""
+    alias recorded when an owner renamed one of ours), and each client's row by id. ``was``:
+    the language the sheet was last written in, when another: our columns are recognised under
+    its headers too (and relabelled when written)."""
     if not grid or all(_blank(line) for line in grid):
         return ClientsGrid([], {}, {}, list(grid or []))
     wanted: dict[str, str] = {}
     for spec in columns:
         wanted.setdefault(header_key(spec.header), spec.name)
-    for spec in columns:  # under its header in another language (relabelled when written)
-        for text in known_headers(spec.name):
+    for spec in columns:  # under its header in the sheet's former language (relabelled when written)
+        for text in known_headers(spec.name, [was] if was else []):
             wanted.setdefault(header_key(text), spec.name)
     by_alias = {header_key(alias): name for name, alias in (aliases or {}).items()}
     best: tuple[int, int, dict[str, int]] | None = None  # (matches, row, positions)

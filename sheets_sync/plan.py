@@ -252,11 +252,12 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
     # a column of ours under its header in another language (the language was switched) is
     # relabelled in place; an owner's own header for it (an alias) is kept
     relabels: dict[int, str] = {}
-    for spec in columns:
+    was = inp.state.former_language
+    for spec in columns if was else ():
         col = sheet.positions.get(spec.name)
         if col is None or header_key(header[col]) == header_key(spec.header):
             continue
-        if header_key(header[col]) in {header_key(h) for h in known_headers(spec.name)}:
+        if header_key(header[col]) in {header_key(h) for h in known_headers(spec.name, [was])}:
             relabels[col] = header[col] = spec.header
     new_columns = []
     for spec in columns:  # a missing column of ours is recreated at the end, never in between
@@ -406,6 +407,8 @@ class StateView:
     aliases: dict[str, str] = field(default_factory=dict)
     sheet_clients: int = 0
     layout: str | None = None
+    #: the language the sheet was last written in ("en" for a sheet of an earlier version)
+    language: str = ""
 
     @classmethod
     def load(cls, store: StateStore) -> StateView:
@@ -415,8 +418,15 @@ class StateView:
             aliases = {}
         snapshot = store.snapshot()
         before = int(store.get("sheet_clients") or 0) or len({cid for cid, _ in snapshot})
+        layout = store.get("layout")
+        was = store.get("language") or ("en" if layout else "")
         return cls(store.last_categories(), store.ledger(), snapshot, store.owner_values(), aliases,
-                   before, store.get("layout"))
+                   before, layout, was)
+
+    @property
+    def former_language(self) -> str:
+        """The sheet's language when it differs from the one in force, else empty."""
+        return self.language if self.language and self.language != language() else ""
 
 
 @dataclass(frozen=True)
@@ -454,7 +464,7 @@ def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
     when the sheet lost what owners decided (see :mod:`sheets_sync.owners`)."""
     cfg = inp.config.sheet
     view = inp.state
-    sheet = read_clients(inp.grids.get(cfg.clients_tab), inp.columns, view.aliases)
+    sheet = read_clients(inp.grids.get(cfg.clients_tab), inp.columns, view.aliases, view.former_language)
     check_structure(sheet, tab=cfg.clients_tab, where=inp.where, before=view.sheet_clients, saved=view.owner,
                     present=inp.present, rebuild=inp.options.rebuild_sheet)
     done = categorized(inp.table, inp.rules, inp.now.date(), sheet=sheet, saved=view.owner)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .checkpoints import checkpoint
 from .errors import ConcurrentEditError, SheetLockedError, ShrinkError, UncertainWriteError
-from .i18n import _, pgettext
+from .i18n import _, language, pgettext
 from .layout import HISTORY_COLUMNS, SOURCES, ClientsGrid, build_layout, header, known_headers, read_clients, same
 from .live import AS_OF_LABEL, LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
@@ -84,7 +84,7 @@ def current(ctx: Context, *, progress: Any = None) -> tuple[Categorized, pd.Data
     view = StateView.load(ctx.state)
     tab = ctx.config.sheet.clients_tab
     grid = ctx.sheet.read([tab], dates=date_cells(ctx, columns, view.aliases))[tab]
-    sheet = read_clients(grid, columns, view.aliases)
+    sheet = read_clients(grid, columns, view.aliases, view.former_language)
     return categorized(table, ctx.rules, ctx.now.date(), sheet=sheet, saved=view.owner), raw
 
 
@@ -234,6 +234,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     ctx.state.put("sheet_clients", str(len(plan.sheet.rows) + len(plan.sheet.duplicates)
                                        + len(batch.tabs[0].appends)))
     ctx.state.put("layout", layout_signature(ctx.rules))
+    ctx.state.put("language", language())
     ctx.state.put("tabs", json.dumps({"legend": legend_tab, "summary": summary_tab_name}, ensure_ascii=False))
     for key, value in ctx.state_after_write.items():
         ctx.state.put(key, value)
