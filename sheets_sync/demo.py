@@ -72,8 +72,13 @@ PROFILES = [  # name, weight, roi range, revenue range, orders, overdue, referra
 ]
 
 
-def default_rules_text() -> str:
-    return resources.files("sheets_sync").joinpath("default_rules.py").read_text("utf-8")
+#: the default rules file of each language: the same logic, titles, strategies and comments
+RULES_FILES = {"en": "default_rules.py", "ru": "default_rules_ru.py"}
+
+
+def default_rules_text(language: str = "en") -> str:
+    name = RULES_FILES.get(language, RULES_FILES["en"])
+    return resources.files("sheets_sync").joinpath(name).read_text("utf-8")
 
 
 #: the demo's tab names per language
@@ -104,7 +109,7 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
         raise ConfigError(f"{folder} already holds {', '.join(existing)}. Choose an empty "
                           "folder, e.g. `sheets-sync demo new-folder`.")
     paths["config"].write_text(config_text(language), encoding="utf-8")
-    paths["rules"].write_text(default_rules_text(), encoding="utf-8")
+    paths["rules"].write_text(default_rules_text(language), encoding="utf-8")
     write_demo_crm(paths["crm"], clients, today or date.today(), seed)
     write_demo_export(paths["export"], EXPORT_CLIENTS, today or date.today(), seed + 1)
     return paths

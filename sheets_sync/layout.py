@@ -26,7 +26,7 @@ CRM_NOTE = N_("From the CRM: overwritten at every sync. Edit the value in the CR
 COMPUTED: dict[str, tuple[str, str]] = {
     "category": ("text", N_("The category in force: your manual category if set, else the rules'.")),
     "rule_category": ("text", N_("What the rules say.")),
-    "stage": ("text", N_("Loyalty ladder: potential, first_purchase, regular, adherent.")),
+    "stage": ("text", N_("The step of the loyalty ladder (the stages are on the Legend).")),
     "reason": ("text", N_("Why the rules chose this category.")),
     "profit": ("money", N_("revenue − costs")),
     "roi_pct": ("percent", N_("profit ÷ costs × 100 (blank when costs are not above 0)")),

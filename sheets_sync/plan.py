@@ -38,6 +38,7 @@ from .layout import (
 from .outcome import categorized
 from .owners import Owners, check_structure
 from .rules import RuleSet
+from .rules.words import words_for
 from .sheets.base import ColumnSpec, Grid, TabWrite, WriteBatch
 from .sheets.guard import header_text
 from .state import Change, StateStore
@@ -279,7 +280,11 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
     edits: list[dict[str, str]] = []
     # only the columns read below: boxing every cell of every column is most of the cost
     used = [c for c in outcome.columns if c in {"id", "name", "category", "reason"} or c in positions]
-    records = outcome[used].to_dict("index")
+    shown = outcome[used]
+    titles = words_for(inp.rules).values  # the stage as people read it: its title in the language
+    if "stage" in shown.columns and titles:
+        shown = shown.assign(stage=shown["stage"].map(lambda v: titles.get(v, v), na_action="ignore"))
+    records = shown.to_dict("index")
     ours = [(spec, positions[spec.name], sheet.positions.get(spec.name)) for spec in columns
             if spec.role not in ("owner", "formula")]
     for label, row in records.items():

@@ -212,6 +212,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     summary_tab = replace_tab(summary_tab_name, grids.get(summary_tab_name), rows)
     if summary_tab is not None:
         summary_tab.kinds = {3: "money", 4: "money", 5: "percent_share"}
+        summary_tab.widths = {0: 14, 1: 32, 2: 12, 3: 16, 4: 16, 5: 14}
         categories = next((i for i, r in enumerate(rows[1:]) if not r or r[0] == ""), len(rows) - 1)
         summary_tab.chart = {"title": _("Clients per category"), "labels_col": 0, "values_col": 2,
                              "first_row": 1, "last_row": categories}
@@ -316,6 +317,8 @@ def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context, live: LiveFormulas |
         return None
     rows = [list(r) for r in build_layout([], ctx.rules).legend]
     tab = replace_tab(name, grid, rows + (live.legend_rows if live else []))
+    if tab is not None:
+        tab.widths = {0: 12, 1: 32, 2: 70, 3: 70, 4: 10, 5: 50}
     if tab is not None and live is not None and (layout_changed or not grid):
         tab.names = live.names
     return tab

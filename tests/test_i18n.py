@@ -248,3 +248,29 @@ def test_legend_conditions_in_words_and_rules_the_file_accepts(tmp_path: Path) -
         rule = by_code[code][5]
         assert "≥" not in rule
         parse_rules(source.replace(f'"when": "{rule}"', f'"when": {rule!r}'))
+
+
+def _rule_shape(rules) -> list:  # type: ignore[no-untyped-def]
+    return [[(c.code, c.node, c.colour) for c in rules.categories], [(s.code, s.node) for s in rules.stages],
+            [(m.name, m.node) for m in rules.metrics], rules.thresholds, rules.required, rules.columns]
+
+
+def test_the_russian_default_rules_have_the_same_logic() -> None:
+    from sheets_sync.demo import default_rules_text
+
+    en, ru = parse_rules(default_rules_text("en")), parse_rules(default_rules_text("ru"))
+    assert _rule_shape(ru) == _rule_shape(en)
+    assert [c.title for c in ru.categories][-1] == "На безрыбье"
+    assert all(any("а" <= ch <= "я" for ch in c.strategy.lower()) for c in [*ru.categories, *ru.stages])
+
+
+def test_the_russian_demo_writes_the_russian_rules_and_reads_in_russian(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "d"
+    cli("demo", str(folder), "--clients", "20", "--language", "ru", code=None)
+    assert "Правила категорий" in (folder / "rules.py").read_text(encoding="utf-8")
+    wb = openpyxl.load_workbook(folder / "clients.xlsx")
+    assert wb.sheetnames == ["Клиенты", "История", "Легенда", "Сводка"]
+    reasons = [r[6] for r in wb["Клиенты"].iter_rows(min_row=2, values_only=True)]
+    assert any(r.startswith("D: не подошёл ни под одну категорию выше") for r in reasons)
+    stages = [r for r in reasons if "этап" in r]
+    assert stages and all("«Постоянный»" in r or "«Приверженец»" in r for r in stages)

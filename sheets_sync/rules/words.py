@@ -153,8 +153,7 @@ def _describe(node: Node, w: Words, expand: dict[str, Node], unit: str) -> str:
         case Const(value=v) | Param(value=v):
             return w.number(float(v), unit)
         case Col(name=name) if name in expand:
-            inner = _describe(expand[name], w, expand, "")
-            return f"({inner})" if isinstance(expand[name], Or) else inner
+            return _describe(expand[name], w, expand, "")
         case Col(name=name):
             return w.label(name)
         case Cmp(ops=ops, operands=operands):
@@ -185,4 +184,5 @@ def _describe(node: Node, w: Words, expand: dict[str, Node], unit: str) -> str:
 
 def _paren(node: Node, kind: type, w: Words, expand: dict[str, Node]) -> str:
     text = _describe(node, w, expand, "")
-    return f"({text})" if isinstance(node, kind) else text
+    shown = expand.get(node.name, node) if isinstance(node, Col) else node  # a metric by its definition
+    return f"({text})" if isinstance(shown, kind) else text

@@ -84,6 +84,8 @@ class TabWrite:
     append_notes: tuple[int, int] | None = None
     #: our computed columns: a backend that can, protects them with a warning to owners
     protect: list[int] = field(default_factory=list)
+    #: column widths (in characters) for a new tab
+    widths: dict[int, int] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:

@@ -442,6 +442,10 @@ class GoogleSheet:
                                                            "backgroundColor": _rgb("#D9E1F2")}},
                             "fields": "userEnteredFormat(textFormat.bold,backgroundColor)"}},
         ]
+        for col, width in tw.widths.items() if tw.created else ():
+            reqs.append({"updateDimensionProperties": {
+                "range": {"sheetId": sid, "dimension": "COLUMNS", "startIndex": col, "endIndex": col + 1},
+                "properties": {"pixelSize": width * 7}, "fields": "pixelSize"}})
         for col, kind in tw.kinds.items():
             if kind in NUMBER_FORMATS:
                 reqs.append({"repeatCell": {"range": _column(sid, col),
