@@ -72,7 +72,8 @@ def test_capacity_keeps_the_best_categories_first(cli: Callable[..., str], quart
     assert out.endswith(f"wrote {table}\n")
     lines = table.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == "decision,id,name,category,revenue,profit,roi_pct" and len(lines) == 81
-    assert lines[-1].startswith("give up,80,") and ",unqualified,," in lines[-1]  # the unqualified go first; blanks blank
+    # the unqualified go first; blanks are blank
+    assert lines[-1].startswith("give up,80,") and ",unqualified,," in lines[-1]
     assert lines[1].startswith("keep,") and ",AAA," in lines[1]
 
 
