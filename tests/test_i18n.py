@@ -274,3 +274,28 @@ def test_the_russian_demo_writes_the_russian_rules_and_reads_in_russian(tmp_path
     assert any(r.startswith("D: не подошёл ни под одну категорию выше") for r in reasons)
     stages = [r for r in reasons if "этап" in r]
     assert stages and all("«Постоянный»" in r or "«Приверженец»" in r for r in stages)
+
+
+def test_a_csv_output_keeps_the_inputs_separator(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """The demo's export is a ;-separated cp1251 file, as Russian CRMs save it: the categorized
+    CSV is ;-separated too, so Russian Excel opens it in columns."""
+    paths = create_demo(tmp_path / "d", clients=5, today=date(2026, 11, 23), language="en")
+    out = tmp_path / "categorized.csv"
+    cli("categorize", str(paths["export"]), "--out", str(out), code=None)
+    header = out.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("Код;Компания;Менеджер;Выручка") and header.endswith(";category;reason;stage;problems")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("id,revenue,costs,orders_12m\n1,300,100,2\n", encoding="utf-8")
+    cli("categorize", str(plain), "--out", str(out), code=None)
+    assert out.read_text(encoding="utf-8-sig").splitlines()[0] == "id,revenue,costs,orders_12m,category,reason,stage,problems"
+
+
+def test_report_csv_in_russian_uses_semicolons_and_decimal_commas(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "d"
+    cli("demo", str(folder), "--clients", "20", "--language", "ru", code=None)
+    out = tmp_path / "capacity.csv"
+    cli("report", "capacity", "--config", str(folder / "sheets-sync.toml"), "--slots", "3", "--out", str(out),
+        code=None)
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "decision;id;name;category;revenue;profit;roi_pct"
+    assert any("," in line.split(";")[-1] for line in lines[1:])  # ROI 208,6: a number to Russian Excel

@@ -25,7 +25,7 @@ def test_russian_csv_any_encoding(cli: Callable[..., str], tmp_path: Path, encod
     out = tmp_path / "out.csv"
     text = cli("categorize", str(src), "--out", str(out), "--today", "2026-11-23")
     assert "Categorized 3 clients" in text
-    result = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    result = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=";")  # as the input
     assert list(result.columns) == ["Код", "Компания", "Выручка", "Затраты", "Заказы", "Первый заказ",
                                     "Последний заказ", "Просрочка", "Регион", "category", "reason", "stage",
                                     "problems"]
