@@ -280,11 +280,7 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
     edits: list[dict[str, str]] = []
     # only the columns read below: boxing every cell of every column is most of the cost
     used = [c for c in outcome.columns if c in {"id", "name", "category", "reason"} or c in positions]
-    shown = outcome[used]
-    titles = words_for(inp.rules).values  # the stage as people read it: its title in the language
-    if "stage" in shown.columns and titles:
-        shown = shown.assign(stage=shown["stage"].map(lambda v: titles.get(v, v), na_action="ignore"))
-    records = shown.to_dict("index")
+    records = outcome[used].to_dict("index")
     ours = [(spec, positions[spec.name], sheet.positions.get(spec.name)) for spec in columns
             if spec.role not in ("owner", "formula")]
     for label, row in records.items():
@@ -356,12 +352,12 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
             summary.rows_gone += 1
     summary.rows_added = len(tw.appends)
     summary.cells_updated = len(tw.updates)
-    _explain_in_place(tw, columns, positions, sheet, records)
+    _explain_in_place(tw, columns, positions, sheet, outcome)
     return WriteBatch([tw]), new_snapshot, edits
 
 
 def _explain_in_place(tw: TabWrite, columns: list[ColumnSpec], positions: dict[str, int], sheet: ClientsGrid,
-                      records: dict[Any, dict[str, Any]]) -> None:
+                      outcome: pd.DataFrame) -> None:
     """The reason as a note on each category cell, written when the reason changes (or the
     layout is made again); the computed columns to protect with a warning."""
     tw.protect = sorted(positions[s.name] for s in columns if s.role == "computed")
@@ -370,7 +366,7 @@ def _explain_in_place(tw: TabWrite, columns: list[ColumnSpec], positions: dict[s
     cat, why = positions["category"], positions["reason"]
     tw.append_notes = (cat, why)
     if tw.layout is not None:  # every row: notes are part of the layout
-        reasons = {str(r["id"]): r.get("reason") for r in records.values()}
+        reasons = dict(zip(outcome["id"].astype(str), outcome["reason"], strict=True))
         tw.notes = [(r, cat, str(reasons[cid])) for cid, r in sheet.rows.items()
                     if isinstance(reasons.get(cid), str)]
     else:
@@ -510,6 +506,9 @@ def plan_sheet(plan: Plan, inp: Inputs, ledger: dict[str, dict[str, Any]]
     present = set(plan.outcome["id"].astype(str))
     gone = [cid for cid in ledger if cid not in present]
     outcome = _with_ledger(plan.outcome, {k: v for k, v in ledger.items() if k not in gone})
+    titles = words_for(inp.rules).values  # the stage as people read it: its title in the language
+    if titles and "stage" in outcome.columns:
+        outcome = outcome.assign(stage=outcome["stage"].map(lambda v: titles.get(v, v), na_action="ignore"))
     batch, new_snapshot, edits = _plan_clients(inp, inp.columns, plan.sheet, outcome, plan.changed_at,
                                                inp.state.snapshot, plan.summary, inp.table.problems,
                                                inp.state.owner, plan.owners)
