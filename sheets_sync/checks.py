@@ -32,6 +32,9 @@ def run_checks(config_path: Path | None) -> tuple[list[Line], ExitCode]:
     try:
         config = load_config(config_path)
         lines.append((True, f"config {config.path}"))
+        from .i18n import set_language
+
+        set_language(config.language)
     except SheetsSyncError as err:
         return [(False, str(err))], err.exit_code
     rules = None

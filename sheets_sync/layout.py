@@ -133,7 +133,8 @@ class SheetProblem:
     why: str
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column!r}: {self.value!r} {self.why}"
+        return _("row {row}, column {column!r}: {value!r} {why}").format(
+            row=self.row, column=self.column, value=self.value, why=self.why)
 
 
 @dataclass

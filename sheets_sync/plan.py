@@ -24,7 +24,7 @@ import pandas as pd
 from .categorize import UNQUALIFIED, manual_code
 from .config import Config
 from .errors import ConfigError, ExitCode
-from .i18n import language
+from .i18n import _, language
 from .layout import (
     ClientsGrid,
     build_layout,
@@ -96,43 +96,46 @@ class Summary:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2, default=str)
 
     def to_text(self) -> str:
+        """The summary for people, in the language in force."""
         counts = ", ".join(f"{k} {v}" for k, v in self.categories.items())
         if self.nothing_to_do:
-            extra = f"; {len(self.unqualified)} unqualified" if self.unqualified else ""
-            what = "No changes to make (dry run)" if self.dry_run else "No changes"
-            head = f"{what}: {self.clients} clients, sheet and CRM up to date{extra}."
+            extra = _("; {n} unqualified").format(n=len(self.unqualified)) if self.unqualified else ""
+            head = (_("No changes to make (dry run): {clients} clients, sheet and CRM up to date{extra}.")
+                    if self.dry_run else _("No changes: {clients} clients, sheet and CRM up to date{extra}.")
+                    ).format(clients=self.clients, extra=extra)
             return "\n".join([head] + self._sheet_lines())
-        verb = "Would" if self.dry_run else "Did"
-        lines = [f"{self.clients} clients: {counts}.",
-                 f"{verb}: sheet +{self.rows_added} rows, {self.cells_updated} cells updated"
-                 f"{f', {self.rows_gone} marked gone from the CRM' if self.rows_gone else ''}; "
-                 f"CRM {self.crm_written} categories written; {len(self.changes)} category "
-                 "changes in history."]
-        lines += [f"  e.g. {e}" for e in self.examples[:5]]
+        gone = _(", {n} marked gone from the CRM").format(n=self.rows_gone) if self.rows_gone else ""
+        did = (_("Would: sheet +{rows} rows, {cells} cells updated{gone}; CRM {crm} categories written; "
+                 "{changes} category changes in history.") if self.dry_run else
+               _("Did: sheet +{rows} rows, {cells} cells updated{gone}; CRM {crm} categories written; "
+                 "{changes} category changes in history."))
+        lines = [_("{clients} clients: {counts}.").format(clients=self.clients, counts=counts),
+                 did.format(rows=self.rows_added, cells=self.cells_updated, gone=gone, crm=self.crm_written,
+                            changes=len(self.changes))]
+        lines += [_("  e.g. {example}").format(example=e) for e in self.examples[:5]]
         if self.crm_rejected:
-            lines.append(f"CRM rejected {len(self.crm_rejected)} (retried at the next sync):")
+            lines.append(_("CRM rejected {n} (retried at the next sync):").format(n=len(self.crm_rejected)))
             lines += [f"  client {r['id']} -> {r['category']}: {r['message']}"
                       for r in self.crm_rejected[:10]]
         if self.overwritten_edits:
-            lines.append(f"{len(self.overwritten_edits)} edits of CRM columns in the sheet were "
-                         "replaced by the CRM's value (kept in History; edit them in the CRM):")
+            lines.append(_("{n} edits of CRM columns in the sheet were replaced by the CRM's value (kept in "
+                           "History; edit them in the CRM):").format(n=len(self.overwritten_edits)))
             lines += [f"  client {e['id']} {e['column']}: {e['sheet']!r} -> {e['crm']!r}"
                       for e in self.overwritten_edits[:10]]
         if self.unqualified:
-            lines.append(f"{len(self.unqualified)} unqualified (fix the data in the CRM):")
-            lines += [f"  client {u['id']} {u['name']}: {u['problems']}"
-                      for u in self.unqualified[:10]]
+            lines.append(_("{n} unqualified (fix the data in the CRM):").format(n=len(self.unqualified)))
+            lines += [_("  client {id} {name}: {problems}").format(**u) for u in self.unqualified[:10]]
             if len(self.unqualified) > 10:
-                lines.append(f"  ... and {len(self.unqualified) - 10} more (see --json)")
+                lines.append(_("  ... and {n} more (see --json)").format(n=len(self.unqualified) - 10))
         return "\n".join(lines + self._sheet_lines())
 
     def _sheet_lines(self) -> list[str]:
         lines = list(self.notices[:10])
         if self.sheet_problems:
-            lines.append(f"{len(self.sheet_problems)} problems in the sheet:")
+            lines.append(_("{n} problems in the sheet:").format(n=len(self.sheet_problems)))
             lines += [f"  {p}" for p in self.sheet_problems[:10]]
             if len(self.sheet_problems) > 10:
-                lines.append(f"  ... and {len(self.sheet_problems) - 10} more (see --json)")
+                lines.append(_("  ... and {n} more (see --json)").format(n=len(self.sheet_problems) - 10))
         return lines
 
 
@@ -486,7 +489,7 @@ def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
     summary.changes = [{"id": c.client_id, "name": c.name, "from": c.from_cat, "to": c.to_cat,
                         "source": c.source, "reason": c.reason} for c in changes]
     changed_at = {c.client_id: c.changed_at for c in changes}
-    for cid, (_, at) in view.last.items():
+    for cid, (_code, at) in view.last.items():
         changed_at.setdefault(cid, at)
     summary.unqualified = [
         {"id": str(r.id), "name": "" if pd.isna(r.name) else str(r.name), "problems": str(r.problems)}

@@ -287,7 +287,8 @@ def test_a_csv_output_keeps_the_inputs_separator(tmp_path: Path, cli) -> None:  
     plain = tmp_path / "plain.csv"
     plain.write_text("id,revenue,costs,orders_12m\n1,300,100,2\n", encoding="utf-8")
     cli("categorize", str(plain), "--out", str(out), code=None)
-    assert out.read_text(encoding="utf-8-sig").splitlines()[0] == "id,revenue,costs,orders_12m,category,reason,stage,problems"
+    header = out.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == "id,revenue,costs,orders_12m,category,reason,stage,problems"
 
 
 def test_report_csv_in_russian_uses_semicolons_and_decimal_commas(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -299,3 +300,14 @@ def test_report_csv_in_russian_uses_semicolons_and_decimal_commas(tmp_path: Path
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == "decision;id;name;category;revenue;profit;roi_pct"
     assert any("," in line.split(";")[-1] for line in lines[1:])  # ROI 208,6: a number to Russian Excel
+
+
+def test_the_demo_and_the_sync_summary_speak_russian(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "d"
+    out = cli("demo", str(folder), "--clients", "20", "--language", "ru", code=None)
+    assert out.startswith(f"Демо создано в {folder}/ и один раз синхронизировано.\nКлиентов 20: ")
+    assert "Дальше попробуйте:" in out and "заполните «Ручная категория»" in out
+    again = cli("sync", "--config", str(folder / "sheets-sync.toml"), code=None)
+    assert again.startswith("Без изменений: клиентов 20, таблица и CRM в актуальном состоянии")
+    out_en = cli("demo", str(tmp_path / "e"), "--clients", "20", "--language", "en", code=None)
+    assert out_en.startswith(f"Demo created in {tmp_path / 'e'}/ and synced once.\n20 clients: ")
