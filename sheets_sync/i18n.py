@@ -75,6 +75,12 @@ def _(message: str) -> str:
     return translations(language()).gettext(message)
 
 
+def translate(message: str) -> str:
+    """A text marked elsewhere (with :func:`N_`) in the language in force; for dynamic lookups,
+    which a catalog extractor must not take for texts."""
+    return translations(language()).gettext(message)
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(language()).ngettext(singular, plural, n)
 

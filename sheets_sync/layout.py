@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .i18n import N_, NC_, _, all_languages, pgettext, translations
+from .i18n import N_, NC_, _, all_languages, pgettext, translate, translations
 from .parsing import id_text
 from .rules.loader import RuleSet
 from .sheets.base import ColumnSpec, Grid, Layout
@@ -87,19 +87,19 @@ def clients_columns(crm_columns: Sequence[str], headers: Mapping[str, str],
     def spec(name: str, role: str, kind: str, note: str) -> ColumnSpec:
         return ColumnSpec(name, headers.get(name, header(name)), role, kind, note)
 
-    crm_note = _(CRM_NOTE)
+    crm_note = translate(CRM_NOTE)
     crm = [c for c in CRM_ORDER if c in crm_columns] + \
           [c for c in crm_columns if c not in CRM_ORDER]
     cols = [spec(c, "crm", _kind(kinds.get(c, Kind.TEXT)), crm_note) for c in crm[:2]]
-    cols.append(spec("category", "computed", "text", _(COMPUTED["category"][1]) + " " +
-                     _(COMPUTED_NOTE)))
-    cols.append(spec("manual_category", "owner", "text", _(OWNER["manual_category"])))
+    cols.append(spec("category", "computed", "text", translate(COMPUTED["category"][1]) + " " +
+                     translate(COMPUTED_NOTE)))
+    cols.append(spec("manual_category", "owner", "text", translate(OWNER["manual_category"])))
     for name in ("rule_category", "stage", "reason"):
-        cols.append(spec(name, "computed", COMPUTED[name][0], _(COMPUTED[name][1])))
-    cols.append(spec("notes", "owner", "text", _(OWNER["notes"])))
+        cols.append(spec(name, "computed", COMPUTED[name][0], translate(COMPUTED[name][1])))
+    cols.append(spec("notes", "owner", "text", translate(OWNER["notes"])))
     cols += [spec(c, "crm", _kind(kinds.get(c, Kind.TEXT)), crm_note) for c in crm[2:]]
     for name in ("profit", "roi_pct", "problems", "changed_at", "crm_status"):
-        cols.append(spec(name, "computed", COMPUTED[name][0], _(COMPUTED[name][1])))
+        cols.append(spec(name, "computed", COMPUTED[name][0], translate(COMPUTED[name][1])))
     return cols
 
 

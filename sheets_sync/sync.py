@@ -18,7 +18,7 @@ import pandas as pd
 
 from .checkpoints import checkpoint
 from .errors import ConcurrentEditError, SheetLockedError, ShrinkError, UncertainWriteError
-from .i18n import _, language, pgettext
+from .i18n import _, language, pgettext, translate
 from .layout import HISTORY_COLUMNS, SOURCES, ClientsGrid, build_layout, header, known_headers, read_clients, same
 from .live import AS_OF_LABEL, LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
@@ -277,14 +277,14 @@ def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str,
         if str(row["seq"]) in present_seq or (seq_col is None and _history_key(
                 row["changed_at"], row["client_id"], row["to_cat"]) in present_old):
             continue
-        source = _(SOURCES[row["source"]]) if row["source"] in SOURCES else row["source"]
+        source = translate(SOURCES[row["source"]]) if row["source"] in SOURCES else row["source"]
         rows.append([datetime.fromisoformat(row["changed_at"]), row["client_id"], row["name"],
                      row["from_cat"], row["to_cat"], source, row["reason"], str(row["seq"])])
     for edit in edits or []:
         if f"e{edit['seq']}" in present_seq:
             continue
         rows.append([datetime.fromisoformat(edit["at"]), edit["client_id"], "", edit["sheet_value"],
-                     edit["crm_value"], _(SOURCES["sheet edit replaced"]),
+                     edit["crm_value"], translate(SOURCES["sheet edit replaced"]),
                      _("{column}: edited in the sheet, replaced by the CRM's value (edit it in the CRM)"
                        ).format(column=edit["col"]),
                      f"e{edit['seq']}"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..i18n import N_, _, language, localise_number
+from ..i18n import N_, _, language, localise_number, translate
 from .expr import (
     And,
     Arith,
@@ -116,7 +116,7 @@ def words_for(rules: RuleSet | None) -> Words:
               none_of=_(" none of "), yes=_("yes"), no=_("no"),
               rest=_("matched none of the categories above"), anyone=_("all the others"))
     for name, (text, unit) in BUILTIN_LABELS.items():
-        w.labels[name] = _(text)
+        w.labels[name] = translate(text)
         if unit:
             w.units[name] = unit
     if rules is not None:
