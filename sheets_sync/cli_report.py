@@ -50,7 +50,6 @@ def capacity_command(config_path: Path | None, slots: int, output: Path | None, 
     order, then by profit ratio; with the revenue and profit kept and given up."""
     from .reports import capacity_config
 
-    result, written = capacity_config(config_path, slots, output, raw_csv=raw_csv)
-    click.echo(result.to_text())
-    for path in written:
-        click.echo(f"wrote {path}")
+    click.echo(capacity_config(config_path, slots, output, raw_csv=raw_csv).to_text())
+    if output:
+        click.echo(f"wrote {output}")

@@ -372,10 +372,9 @@ def review_config(config_path: Path | None, since: date | None = None, out: Path
 
 
 def capacity_config(config_path: Path | None, slots: int, out: Path | None = None,
-                    *, raw_csv: bool = False) -> tuple[Capacity, list[Path]]:
+                    *, raw_csv: bool = False) -> Capacity:
     """``sheets-sync report capacity``: :func:`capacity` of the client table as a sync would
-    see it (:func:`sheets_sync.sync.current`); with ``out``, the whole list also written there
-    (the files written are returned)."""
+    see it (:func:`sheets_sync.sync.current`); with ``out``, the whole list also written there."""
     from .outputs import refuse_own_files
     from .session import open_session
     from .sync import current_outcome
@@ -384,7 +383,9 @@ def capacity_config(config_path: Path | None, slots: int, out: Path | None = Non
         refuse_own_files(out, config_path)
     with open_session(config_path) as ctx:
         result = capacity(current_outcome(ctx), ctx.rules, slots)
-    return result, ([write_capacity(result, out, raw_csv=raw_csv)] if out is not None else [])
+    if out is not None:
+        write_capacity(result, out, raw_csv=raw_csv)
+    return result
 
 
 def _category_rank(rules: RuleSet) -> dict[str, int]:
