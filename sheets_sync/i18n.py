@@ -142,8 +142,9 @@ def localise_numbers(texts: np.ndarray) -> np.ndarray:
     if language() != "ru" or not len(texts):
         return texts
     out = np.strings.replace(texts, ".", ",")
-    long = np.flatnonzero(np.strings.str_len(texts) > 4)
-    for i in long:
+    dot = np.strings.find(texts, ".")
+    whole = np.where(dot >= 0, dot, np.strings.str_len(texts))  # digits before the decimal mark
+    for i in np.flatnonzero(whole > 4):  # 10 000 and more: grouped (few of them)
         out[i] = localise_number(str(texts[i]))
     return out
 
