@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 from numpy.dtypes import StringDType
 
+from .i18n import _
 from .metrics import add_metrics
 from .rules.evaluate import Evaluator, render
-from .rules.expr import Type
+from .rules.expr import Const, Type
 from .rules.loader import RuleSet
+from .rules.words import words_for
 from .table import ClientTable, Problem, blank_column
 
 UNQUALIFIED = "unqualified"
@@ -66,7 +68,7 @@ def categorize(table: ClientTable, rules: RuleSet, as_of: date, *,
         value = ev(metric.node)
         out[metric.name] = value if isinstance(value, pd.Series) else \
             pd.Series([value] * n, index=out.index)
-    ev = Evaluator(out, {m.name: m.node for m in rules.metrics if m.type is Type.BOOL})
+    ev = Evaluator(out, {m.name: m.node for m in rules.metrics if m.type is Type.BOOL}, words_for(rules))
     matched = np.full(n, -1)
     for i, cat in enumerate(rules.categories):
         free = (matched < 0) & readable
@@ -120,19 +122,30 @@ def _first_match(ev: Evaluator, classes: list, n: int, default: str) -> pd.Serie
     return pd.Series(pd.array(result, dtype="string"), index=ev.frame.index)
 
 
+#: Cyrillic letters that look like Latin ones: a code typed on a Russian keyboard layout
+LOOKALIKES = str.maketrans("АВСЕНКМОРТХ", "ABCEHKMOPTX")
+
+
+def manual_code(raw: object, codes: list[str]) -> str | None:
+    """The category code an owner meant by ``raw``: trimmed, case-folded, Cyrillic look-alikes
+    (А В С Е Н К М О Р Т Х, in either case) read as their Latin twins; ``None`` when it is
+    no code."""
+    text = str(raw).strip().upper().translate(LOOKALIKES).casefold()
+    return {c.casefold(): c for c in codes}.get(text)
+
+
 def _manual(values: pd.Series, codes: list[str]) -> tuple[pd.Series, dict[int, Problem]]:
-    """Valid manual categories (matched case-insensitively), and a problem for each invalid."""
-    by_upper = {c.upper(): c for c in codes}
+    """Valid manual categories (see :func:`manual_code`), and a problem for each invalid."""
     result = pd.Series(pd.array([None] * len(values), dtype="string"), index=values.index)
     problems: dict[int, Problem] = {}
     present = values.dropna()
     present = present[present.str.strip() != ""]
     for label, raw in present.items():
-        code = by_upper.get(str(raw).strip().upper())
+        code = manual_code(raw, codes)
         if code is None:
             problems[label] = Problem(
-                "manual_category", raw, f"is not a category code (use one of {', '.join(codes)});"
-                                        " ignored, the rules decide")
+                "manual_category", raw, _("is not a category code (use one of {codes}); ignored, "
+                                          "the rules decide").format(codes=", ".join(codes)))
         else:
             result.at[label] = code
     return result, problems
@@ -144,7 +157,11 @@ def _reasons(ev: Evaluator, rules: RuleSet, matched: np.ndarray, manual: pd.Seri
     reasons = np.full(n, "", dtype=StringDType())
     for i, cat in enumerate(rules.categories):
         rows = np.flatnonzero(matched == i)
-        if len(rows):
+        if not len(rows):
+            continue
+        if cat.node == Const(True):  # the fall-through category says so
+            reasons[rows] = f"{cat.code}: {ev.words.rest}"
+        else:
             reasons[rows] = np.strings.add(f"{cat.code}: ", render(cat.node, ev, rows))
     unq = np.flatnonzero(matched < 0)
     if len(unq):
@@ -154,6 +171,8 @@ def _reasons(ev: Evaluator, rules: RuleSet, matched: np.ndarray, manual: pd.Seri
     has_manual = manual.notna()
     if has_manual.any():
         rules_said = out[has_manual]
-        out[has_manual] = "manual " + manual[has_manual].astype(object) + \
-            " set by the owner (rules: " + rules_said + ")"
+        head, tail = _("manual {code} set by the owner (rules: {reason})"
+                       ).split("{code}")
+        middle, end = tail.split("{reason}")
+        out[has_manual] = head + manual[has_manual].astype(object) + middle + rules_said + end
     return out.astype("string")

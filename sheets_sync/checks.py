@@ -32,6 +32,9 @@ def run_checks(config_path: Path | None) -> tuple[list[Line], ExitCode]:
     try:
         config = load_config(config_path)
         lines.append((True, f"config {config.path}"))
+        from .i18n import set_language
+
+        set_language(config.language)
     except SheetsSyncError as err:
         return [(False, str(err))], err.exit_code
     rules = None
@@ -63,6 +66,9 @@ def run_checks(config_path: Path | None) -> tuple[list[Line], ExitCode]:
         state = "a new tab is created at the first sync" if grid is None else \
             f"{max(len(grid) - 1, 0)} rows"
         lines.append((True, f"sheet {sheet.where}: tab {config.sheet.clients_tab!r}: {state}"))
+        if rules is not None:  # listed, as a sync lists them; a sync still runs (the rules decide)
+            for problem in _unknown_codes(grid, config, rules.codes):
+                lines.append((False, f"sheet: tab {config.sheet.clients_tab!r}, {problem}"))
         for cid, rows in _duplicates(grid, config).items():
             fail(f"sheet: client {cid} is in rows {', '.join(str(r + 1) for r in rows)} of tab "
                  f"{config.sheet.clients_tab!r}: delete the copies (until then those rows are not "
@@ -83,3 +89,12 @@ def _duplicates(grid: Any, config: Any) -> dict[str, list[int]]:
     if not grid:
         return {}
     return read_clients(grid, clients_columns(["id", "name"], config.sheet.headers)).duplicates
+
+
+def _unknown_codes(grid: Any, config: Any, codes: list[str]) -> list[Any]:
+    """Manual categories in the Clients tab that are no code of the rules (row and value)."""
+    from .layout import clients_columns, read_clients, unknown_codes
+
+    if not grid:
+        return []
+    return unknown_codes(read_clients(grid, clients_columns(["id", "name"], config.sheet.headers)), codes)

@@ -104,8 +104,10 @@ def main() -> None:
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--clients", default=300, show_default=True, type=click.IntRange(1, 1_000_000),
               help="How many demo clients.")
+@click.option("--language", type=click.Choice(["en", "ru"]), default=None,
+              help="The language of the demo's sheet and config (default: the system locale's).")
 @handle_errors
-def demo(folder: Path | None, clients: int) -> None:
+def demo(folder: Path | None, clients: int, language: str | None) -> None:
     """Create a working example in FOLDER (default: ./sheets-sync-demo) and run one sync.
 
     It writes a config, a demo CRM (SQLite) with realistic clients, a copy of the default
@@ -116,29 +118,33 @@ def demo(folder: Path | None, clients: int) -> None:
     from .sync import run_sync
 
     folder = folder or Path("sheets-sync-demo")
-    paths = create_demo(folder, clients=clients, today=now().date())
+    paths = create_demo(folder, clients=clients, today=now().date(), language=language)
     with progress_bar(False) as bar, open_session(paths["config"], read_only=False) as ctx:
         summary = run_sync(ctx, progress=bar)
-    click.echo(f"Demo created in {folder}/ and synced once.")
+    from .i18n import _
+    from .layout import header
+
+    click.echo(_("Demo created in {folder}/ and synced once.").format(folder=folder))
     click.echo(summary.to_text())
     click.echo("")
-    click.echo("Files:")
-    for label, key in (("config", "config"), ("rules", "rules"), ("demo CRM", "crm"),
-                       ("sheet", "workbook"), ("export", "export")):
+    click.echo(_("Files:"))
+    for label, key in ((_("config"), "config"), (_("rules"), "rules"), (_("demo CRM"), "crm"),
+                       (_("sheet"), "workbook"), (_("export"), "export")):
         click.echo(f"  {label:9} {paths[key]}")
     click.echo("")
-    click.echo("Next, try:")
+    click.echo(_("Next, try:"))
     click.echo(f"  cd {folder}")
-    click.echo("  sheets-sync sync --dry-run   # the plan: nothing to do, the same exit code")
-    click.echo("  (open clients.xlsx, set a manual_category, save) then: sheets-sync sync")
-    click.echo("  sheets-sync check            # config, rules, CRM and sheet, one line each")
-    click.echo(f"  sheets-sync categorize {paths['export'].name} --out categorized.xlsx"
-               "   # a one-off CRM export")
+    click.echo(_("  sheets-sync sync --dry-run   # the plan: nothing to do, the same exit code"))
+    click.echo(_("  (open clients.xlsx, set a {column}, save) then: sheets-sync sync").format(
+        column=header("manual_category")))
+    click.echo(_("  sheets-sync check            # config, rules, CRM and sheet, one line each"))
+    click.echo(_("  sheets-sync categorize {export} --out categorized.xlsx   # a one-off CRM export").format(
+        export=paths["export"].name))
     code = summary.exit_code
     if code == ExitCode.PARTIAL:
         click.echo("")
-        click.echo(f"Exit code {int(code)}, as `sheets-sync sync` gives on this data: some "
-                   "clients are unqualified (the demo CRM holds a few messy values on purpose).")
+        click.echo(_("Exit code {code}, as `sheets-sync sync` gives on this data: some clients are "
+                     "unqualified (the demo CRM holds a few messy values on purpose).").format(code=int(code)))
     sys.exit(int(code))
 
 

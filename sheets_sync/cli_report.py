@@ -17,8 +17,8 @@ def report() -> None:
 
 @report.command("review", epilog=exit_codes("report review"))
 @config_option
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), callback=_day,
-              help="Start of the period (default: 3 months ago).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%d.%m.%Y"]), callback=_day,
+              help="Start of the period, 2026-08-01 or 01.08.2026 (default: 3 months ago).")
 @click.option("--out", "output", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the review to a .csv, .xlsx or .md file, with PNG charts beside it.")
 @click.option("--raw-csv", is_flag=True,
@@ -40,10 +40,16 @@ def review_command(config_path: Path | None, since: Any, output: Path | None,
 @config_option
 @click.option("--slots", type=click.IntRange(0), required=True,
               help="How many clients the business can serve.")
+@click.option("--out", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the whole list to a .csv, .xlsx or .md file.")
+@click.option("--raw-csv", is_flag=True,
+              help="Write a CSV as is: no quote before text starting with = + - @.")
 @handle_errors
-def capacity_command(config_path: Path | None, slots: int) -> None:
+def capacity_command(config_path: Path | None, slots: int, output: Path | None, raw_csv: bool) -> None:
     """Which clients to keep when capacity is short ("10 clients, capacity for 6"): in category
     order, then by profit ratio; with the revenue and profit kept and given up."""
     from .reports import capacity_config
 
-    click.echo(capacity_config(config_path, slots).to_text())
+    click.echo(capacity_config(config_path, slots, output, raw_csv=raw_csv).to_text())
+    if output:
+        click.echo(f"wrote {output}")

@@ -19,6 +19,7 @@ from typing import Any
 
 from .crm.base import CrmSettings
 from .errors import ConfigError
+from .i18n import LANGUAGES, NC_, all_languages
 from .parsing import HARD_MAX_YEAR, HARD_MIN_YEAR, MAX_YEAR, MIN_YEAR, DateOrder
 from .table import COLUMNS, ParseOptions, header_key
 
@@ -28,8 +29,9 @@ _SHEET = {"workbook", "google", "clients_tab", "history_tab", "headers", "creden
           "retry_base_delay", "timeout"}
 _SHEET_NUMBERS = {"requests_per_minute": 1, "retry_budget": 0, "retry_base_delay": 0, "timeout": 0}
 _SHEET_TEXT = ("workbook", "google", "credentials", "credentials_env", "endpoint")
-#: Tabs of ours besides the configurable two (names must differ from them, ignoring case).
-FIXED_TABS = ("Legend", "Summary")
+#: Tabs of ours besides the configurable two (names must differ from them, ignoring case); a
+#: new sheet gets them in its language, an existing one keeps the names it has.
+FIXED_TABS = (NC_("tab", "Legend"), NC_("tab", "Summary"))
 #: Excel's rules for a tab name (Google Sheets accepts all of them, so they are the ones kept).
 TAB_MAX = 31
 _TAB_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -107,6 +109,8 @@ class Config:
     log: LogSettings = LogSettings()
     sync: SyncSettings = SyncSettings()
     orders: OrdersSettings | None = None  # [orders]: metrics from the deals
+    #: "en" | "ru"; empty: the system locale's (see :mod:`sheets_sync.i18n`)
+    language: str = ""
 
     @property
     def base_dir(self) -> Path:
@@ -206,7 +210,16 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         raise ConfigError(f"{name}: {lock} (the sync's lock file, beside the state file) is a "
                           "folder; move it away, or set state = \"...\" to another path")
     return Config(path, rules, state, parsed["crm"], parsed["sheet"], parsed["fields"], parsed["parsing"],
-                  parsed["log"], parsed["sync"], parsed["orders"])
+                  parsed["log"], parsed["sync"], parsed["orders"], _language(data.get("language"), name))
+
+
+def _language(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if value not in LANGUAGES:
+        raise ConfigError(f"{name}: language must be one of {', '.join(repr(x) for x in LANGUAGES)} "
+                          f"(got {value!r}); leave it out to follow the system locale")
+    return str(value)
 
 
 def _fields(fields: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str, Any]) -> dict[str, str]:
@@ -325,7 +338,8 @@ def _sheet(table: Mapping[str, Any], base: Path, name: str, parsed: Mapping[str,
     tabs = {key: _tab_name(table.get(key, default), name, key)
             for key, default in (("clients_tab", "Clients"), ("history_tab", "History"))}
     seen: dict[str, str] = {}
-    for key, tab in [*tabs.items(), *((f"the {t} tab", t) for t in FIXED_TABS)]:
+    fixed = [(f"the {t} tab", name) for t in FIXED_TABS for name in all_languages(t, "tab")]
+    for key, tab in [*tabs.items(), *fixed]:
         other = seen.get(tab.casefold())
         if other:
             raise ConfigError(f"{name} [sheet]: {other} and {key} are both {tab!r}; every tab "
@@ -514,7 +528,7 @@ def _orders(table: Any, base: Path, name: str, crm_kind: str) -> OrdersSettings:
 
 
 #: The config's top-level keys besides its tables.
-TOP_KEYS = frozenset({"rules", "state"})
+TOP_KEYS = frozenset({"rules", "state", "language"})
 #: The config's tables, validated in this order (a later one may read an earlier one's
 #: settings: [crm] takes the id field from [fields]). A new table is one entry here and a
 #: field of :class:`Config`.

@@ -38,6 +38,15 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Path, *, raw: bool = False) -> None:
-    """``frame`` as UTF-8 CSV with a BOM (Excel reads Cyrillic right), safe unless ``raw``."""
-    (frame if raw else safe_frame(frame)).to_csv(path, index=False, encoding="utf-8-sig")
+def write_csv(frame: pd.DataFrame, path: Path, *, raw: bool = False, sep: str | None = None) -> None:
+    """``frame`` as UTF-8 CSV with a BOM (Excel reads Cyrillic right), safe unless ``raw``.
+
+    ``sep`` is the separator (default: the language's, ``;`` in Russian, as Russian Excel
+    splits columns); with ``;`` numbers get a decimal comma, so that Excel reads them as numbers."""
+    if sep is None:
+        from .i18n import language
+
+        sep = ";" if language() == "ru" else ","
+    decimal = "," if sep == ";" else "."
+    (frame if raw else safe_frame(frame)).to_csv(path, index=False, encoding="utf-8-sig", sep=sep,
+                                                 decimal=decimal)

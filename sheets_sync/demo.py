@@ -13,8 +13,9 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-CONFIG_TEXT = """\
+_CONFIG_TEMPLATE = """\
 # sheets-sync config: the demo. Relative paths are relative to this file.
+language = "{language}"                    # the sheet, reasons and messages: "ru" or "en"
 rules = "rules.py"                  # the category rules (edit the thresholds there)
 state = "sheets-sync.state.sqlite"  # history of category changes, last-synced snapshot
 
@@ -26,8 +27,8 @@ category_field = "category"         # where categories are written back
 
 [sheet]
 workbook = "clients.xlsx"           # a local workbook; or google = "<spreadsheet key or URL>"
-clients_tab = "Clients"
-history_tab = "History"
+clients_tab = "{clients_tab}"
+history_tab = "{history_tab}"
 
 [parsing]
 decimal = "auto"                    # "," or "." if your CRM writes numbers one way
@@ -89,19 +90,39 @@ PROFILES = [  # name, weight, roi range, revenue range, orders, overdue, referra
 #: a demo client of the vip or loyal kind with this many orders a year buys every month
 STEADY_ORDERS = 13
 
-
-def demo_config() -> str:
-    """The demo's config: CONFIG_TEXT with the [orders] table of its deals."""
-    return CONFIG_TEXT.replace("\n[fields]", "\n" + ORDERS_TEXT + "\n[fields]")
+#: the default rules file of each language: the same logic, titles, strategies and comments
+RULES_FILES = {"en": "default_rules.py", "ru": "default_rules_ru.py"}
 
 
-def default_rules_text() -> str:
-    return resources.files("sheets_sync").joinpath("default_rules.py").read_text("utf-8")
+def default_rules_text(language: str = "en") -> str:
+    name = RULES_FILES.get(language, RULES_FILES["en"])
+    return resources.files("sheets_sync").joinpath(name).read_text("utf-8")
+
+
+#: the demo's tab names per language
+TABS = {"en": ("Clients", "History"), "ru": ("Клиенты", "История")}
+
+
+def config_text(language: str) -> str:
+    clients_tab, history_tab = TABS.get(language, TABS["en"])
+    return _CONFIG_TEMPLATE.format(language=language, clients_tab=clients_tab, history_tab=history_tab)
+
+
+CONFIG_TEXT = config_text("en")
+
+
+def demo_config(language: str = "en") -> str:
+    """The demo's config: the config text with the [orders] table of its deals."""
+    return config_text(language).replace("\n[fields]", "\n" + ORDERS_TEXT + "\n[fields]")
 
 
 def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
-                seed: int = 20261123) -> dict[str, Path]:
-    """Write config, rules, and the demo CRM into ``folder`` (which must not hold them yet)."""
+                seed: int = 20261123, language: str | None = None) -> dict[str, Path]:
+    """Write config, rules, and the demo CRM into ``folder`` (which must not hold them yet);
+    ``language`` (default: the system's) is the config's, and names the tabs."""
+    from .i18n import system_language
+
+    language = language or system_language()
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"config": folder / "sheets-sync.toml", "rules": folder / "rules.py",
              "crm": folder / "crm.sqlite", "workbook": folder / "clients.xlsx",
@@ -110,8 +131,8 @@ def create_demo(folder: Path, *, clients: int = 300, today: date | None = None,
     if existing:
         raise ConfigError(f"{folder} already holds {', '.join(existing)}. Choose an empty "
                           "folder, e.g. `sheets-sync demo new-folder`.")
-    paths["config"].write_text(demo_config(), encoding="utf-8")
-    paths["rules"].write_text(default_rules_text(), encoding="utf-8")
+    paths["config"].write_text(demo_config(language), encoding="utf-8")
+    paths["rules"].write_text(default_rules_text(language), encoding="utf-8")
     write_demo_crm(paths["crm"], clients, today or date.today(), seed)
     write_demo_export(paths["export"], EXPORT_CLIENTS, today or date.today(), seed + 1)
     return paths

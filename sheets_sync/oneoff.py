@@ -48,6 +48,8 @@ def read_table_file(path: Path) -> tuple[pd.DataFrame, list[int]]:
                          "header row.")
     frame = pd.DataFrame(found.rows, columns=range(len(header)), dtype=object)
     frame.columns = header
+    if found.format is not None:  # a CSV output keeps the input's separator
+        frame.attrs["csv_sep"] = found.format.delimiter
     return frame, found.row_numbers
 
 
@@ -86,7 +88,7 @@ def categorize_file(input_path: Path, output: Path, *, config_path: Path | None 
     result, renamed = _keep_input_columns(clean_text(raw, {}))  # as the table has them
     for column in OUTPUT_COLUMNS:
         result[column] = outcome[column].astype(object).where(outcome[column].notna(), "")
-    write_table_file(result, output, raw_csv=raw_csv)
+    write_table_file(result, output, raw_csv=raw_csv, sep=raw.attrs.get("csv_sep"))
     counts = outcome["category"].value_counts()
     order = rules.codes + [UNQUALIFIED]
     return FileResult(output, len(result),
@@ -124,7 +126,7 @@ def _keep_input_columns(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return result, renamed
 
 
-def write_table_file(frame: pd.DataFrame, output: Path, *, raw_csv: bool = False) -> None:
+def write_table_file(frame: pd.DataFrame, output: Path, *, raw_csv: bool = False, sep: str | None = None) -> None:
     suffix = output.suffix.lower()
     try:
         if output.is_dir():
@@ -132,7 +134,7 @@ def write_table_file(frame: pd.DataFrame, output: Path, *, raw_csv: bool = False
         if suffix == ".csv":
             from .csvout import write_csv
 
-            write_csv(frame, output, raw=raw_csv)
+            write_csv(frame, output, raw=raw_csv, sep=sep)
         elif suffix == ".xlsx":
             from .sheets.base import TabWrite, WriteBatch
             from .sheets.workbook import WorkbookSheet

@@ -24,13 +24,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .categorize import UNQUALIFIED
+from .categorize import UNQUALIFIED, manual_code
 from .config import Config
 from .errors import ConfigError, ExitCode
-from .layout import ClientsGrid, build_layout, clients_columns, read_clients, same, snapshot_text
+from .i18n import _, language
+from .layout import (
+    ClientsGrid,
+    build_layout,
+    clients_columns,
+    known_headers,
+    read_clients,
+    same,
+    snapshot_text,
+    unknown_codes,
+)
 from .outcome import categorized
 from .owners import Owners, check_structure
 from .rules import RuleSet
+from .rules.words import words_for
 from .sheets.base import ColumnSpec, Grid, TabWrite, WriteBatch
 from .sheets.guard import header_text
 from .state import Change, Snapshot, StateStore, float_hashes, text_hashes
@@ -54,6 +65,8 @@ class Summary:
     #: what the sync repaired or recognised in the sheet (a row put back, a renamed column)
     notices: list[str] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
+    #: manual categories that are no code: row (as the owner sees it), client id, value
+    unknown_codes: list[dict[str, Any]] = field(default_factory=list)
     overwritten_edits: list[dict[str, str]] = field(default_factory=list)
     dry_run: bool = False
     sheet: str = ""
@@ -77,7 +90,8 @@ class Summary:
             "crm": {"written": self.crm_written, "rejected": self.crm_rejected},
             "changes": self.changes, "unqualified": self.unqualified,
             "sheet_problems": self.sheet_problems, "notices": self.notices,
-            "duplicate_ids": self.duplicate_ids, "overwritten_edits": self.overwritten_edits,
+            "duplicate_ids": self.duplicate_ids, "unknown_codes": self.unknown_codes,
+            "overwritten_edits": self.overwritten_edits,
             "nothing_to_do": self.nothing_to_do, "exit_code": int(self.exit_code),
         }
 
@@ -85,43 +99,46 @@ class Summary:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2, default=str)
 
     def to_text(self) -> str:
+        """The summary for people, in the language in force."""
         counts = ", ".join(f"{k} {v}" for k, v in self.categories.items())
         if self.nothing_to_do:
-            extra = f"; {len(self.unqualified)} unqualified" if self.unqualified else ""
-            what = "No changes to make (dry run)" if self.dry_run else "No changes"
-            head = f"{what}: {self.clients} clients, sheet and CRM up to date{extra}."
+            extra = _("; {n} unqualified").format(n=len(self.unqualified)) if self.unqualified else ""
+            head = (_("No changes to make (dry run): {clients} clients, sheet and CRM up to date{extra}.")
+                    if self.dry_run else _("No changes: {clients} clients, sheet and CRM up to date{extra}.")
+                    ).format(clients=self.clients, extra=extra)
             return "\n".join([head] + self._sheet_lines())
-        verb = "Would" if self.dry_run else "Did"
-        lines = [f"{self.clients} clients: {counts}.",
-                 f"{verb}: sheet +{self.rows_added} rows, {self.cells_updated} cells updated"
-                 f"{f', {self.rows_gone} marked gone from the CRM' if self.rows_gone else ''}; "
-                 f"CRM {self.crm_written} categories written; {len(self.changes)} category "
-                 "changes in history."]
-        lines += [f"  e.g. {e}" for e in self.examples[:5]]
+        gone = _(", {n} marked gone from the CRM").format(n=self.rows_gone) if self.rows_gone else ""
+        did = (_("Would: sheet +{rows} rows, {cells} cells updated{gone}; CRM {crm} categories written; "
+                 "{changes} category changes in history.") if self.dry_run else
+               _("Did: sheet +{rows} rows, {cells} cells updated{gone}; CRM {crm} categories written; "
+                 "{changes} category changes in history."))
+        lines = [_("{clients} clients: {counts}.").format(clients=self.clients, counts=counts),
+                 did.format(rows=self.rows_added, cells=self.cells_updated, gone=gone, crm=self.crm_written,
+                            changes=len(self.changes))]
+        lines += [_("  e.g. {example}").format(example=e) for e in self.examples[:5]]
         if self.crm_rejected:
-            lines.append(f"CRM rejected {len(self.crm_rejected)} (retried at the next sync):")
+            lines.append(_("CRM rejected {n} (retried at the next sync):").format(n=len(self.crm_rejected)))
             lines += [f"  client {r['id']} -> {r['category']}: {r['message']}"
                       for r in self.crm_rejected[:10]]
         if self.overwritten_edits:
-            lines.append(f"{len(self.overwritten_edits)} edits of CRM columns in the sheet were "
-                         "replaced by the CRM's value (kept in History; edit them in the CRM):")
+            lines.append(_("{n} edits of CRM columns in the sheet were replaced by the CRM's value (kept in "
+                           "History; edit them in the CRM):").format(n=len(self.overwritten_edits)))
             lines += [f"  client {e['id']} {e['column']}: {e['sheet']!r} -> {e['crm']!r}"
                       for e in self.overwritten_edits[:10]]
         if self.unqualified:
-            lines.append(f"{len(self.unqualified)} unqualified (fix the data in the CRM):")
-            lines += [f"  client {u['id']} {u['name']}: {u['problems']}"
-                      for u in self.unqualified[:10]]
+            lines.append(_("{n} unqualified (fix the data in the CRM):").format(n=len(self.unqualified)))
+            lines += [_("  client {id} {name}: {problems}").format(**u) for u in self.unqualified[:10]]
             if len(self.unqualified) > 10:
-                lines.append(f"  ... and {len(self.unqualified) - 10} more (see --json)")
+                lines.append(_("  ... and {n} more (see --json)").format(n=len(self.unqualified) - 10))
         return "\n".join(lines + self._sheet_lines())
 
     def _sheet_lines(self) -> list[str]:
         lines = list(self.notices[:10])
         if self.sheet_problems:
-            lines.append(f"{len(self.sheet_problems)} problems in the sheet:")
+            lines.append(_("{n} problems in the sheet:").format(n=len(self.sheet_problems)))
             lines += [f"  {p}" for p in self.sheet_problems[:10]]
             if len(self.sheet_problems) > 10:
-                lines.append(f"  ... and {len(self.sheet_problems) - 10} more (see --json)")
+                lines.append(_("  ... and {n} more (see --json)").format(n=len(self.sheet_problems) - 10))
         return lines
 
 
@@ -196,7 +213,7 @@ def _category_changes(at: datetime, outcome: pd.DataFrame, last: dict[str, tuple
     for row, cid, before in zip(outcome.loc[moved, columns].itertuples(), ids[moved], previous[moved], strict=True):
         if before != row.category:
             manual = isinstance(row.manual_category, str) and row.category != UNQUALIFIED and \
-                row.manual_category.strip().upper() == str(row.category).upper()
+                manual_code(row.manual_category, [str(row.category)]) is not None
             changes.append(Change(cid, "" if pd.isna(row.name) else str(row.name), before,
                                   str(row.category), str(row.reason),
                                   "manual" if manual else "rule", now))
@@ -375,6 +392,16 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
     created = sheet.empty
     header = list(sheet.header)
     positions = dict(sheet.positions)
+    # a column of ours under its header in another language (the language was switched) is
+    # relabelled in place; an owner's own header for it (an alias) is kept
+    relabels: dict[int, str] = {}
+    was = inp.state.former_language
+    for spec in columns if was else ():
+        col = sheet.positions.get(spec.name)
+        if col is None or header_key(header[col]) == header_key(spec.header):
+            continue
+        if header_key(header[col]) in {header_key(h) for h in known_headers(spec.name, [was])}:
+            relabels[col] = header[col] = spec.header
     new_columns = []
     for spec in columns:  # a missing column of ours is recreated at the end, never in between
         if spec.name not in positions:
@@ -387,7 +414,9 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
                   read_header=None if created else [header_text(h) for h in sheet.header])
     tw.kinds = {positions[s.name]: s.kind for s in columns}
     tw.columns = dict(positions)
-    if created or new_columns or inp.state.layout != layout_signature(inp.rules):
+    tw.relabels = relabels
+    tw.updates += [(sheet.header_row, col, text) for col, text in relabels.items()]
+    if created or new_columns or relabels or inp.state.layout != layout_signature(inp.rules):
         tw.layout = build_layout(columns, inp.rules)
     edits: list[dict[str, str]] = []
 
@@ -536,7 +565,25 @@ def _plan_clients(inp: Inputs, columns: list[ColumnSpec], sheet: ClientsGrid,
             summary.rows_gone += 1
     summary.rows_added = len(tw.appends)
     summary.cells_updated = len(tw.updates)
+    _explain_in_place(tw, columns, positions, sheet, outcome)
     return WriteBatch([tw]), new_snapshot, edits
+
+
+def _explain_in_place(tw: TabWrite, columns: list[ColumnSpec], positions: dict[str, int], sheet: ClientsGrid,
+                      outcome: pd.DataFrame) -> None:
+    """The reason as a note on each category cell, written when the reason changes (or the
+    layout is made again); the computed columns to protect with a warning."""
+    tw.protect = sorted(positions[s.name] for s in columns if s.role == "computed")
+    if "category" not in positions or "reason" not in positions or "reason" not in outcome.columns:
+        return
+    cat, why = positions["category"], positions["reason"]
+    tw.append_notes = (cat, why)
+    if tw.layout is not None:  # every row: notes are part of the layout
+        reasons = dict(zip(outcome["id"].astype(str), outcome["reason"], strict=True))
+        tw.notes = [(r, cat, str(reasons[cid])) for cid, r in sheet.rows.items()
+                    if isinstance(reasons.get(cid), str)]
+    else:
+        tw.notes = [(r, cat, str(v)) for r, c, v in tw.updates if c == why and isinstance(v, str)]
 
 
 def _crm_changes(config: Config, rules: RuleSet, outcome: pd.DataFrame, raw: pd.DataFrame) -> dict[str, str]:
@@ -555,8 +602,10 @@ def _crm_changes(config: Config, rules: RuleSet, outcome: pd.DataFrame, raw: pd.
 
 
 def layout_signature(rules: RuleSet) -> str:
+    """What the layout (colours, dropdown, notes, the Legend) is made from: the rules and the
+    language."""
     return json.dumps([[c.code, c.title, c.colour, c.text, c.strategy] for c in rules.categories]
-                      + [[s.code, s.text] for s in rules.stages], ensure_ascii=False)
+                      + [[s.code, s.text] for s in rules.stages] + [language()], ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -570,6 +619,8 @@ class StateView:
     aliases: dict[str, str] = field(default_factory=dict)
     sheet_clients: int = 0
     layout: str | None = None
+    #: the language the sheet was last written in ("en" for a sheet of an earlier version)
+    language: str = ""
 
     @classmethod
     def load(cls, store: StateStore) -> StateView:
@@ -579,8 +630,15 @@ class StateView:
             aliases = {}
         snapshot = store.snapshot()
         before = int(store.get("sheet_clients") or 0) or len(snapshot)
+        layout = store.get("layout")
+        was = store.get("language") or ("en" if layout else "")
         return cls(store.last_categories(), store.ledger(), snapshot, store.owner_values(), aliases,
-                   before, store.get("layout"))
+                   before, layout, was)
+
+    @property
+    def former_language(self) -> str:
+        """The sheet's language when it differs from the one in force, else empty."""
+        return self.language if self.language and self.language != language() else ""
 
 
 @dataclass(frozen=True)
@@ -618,7 +676,7 @@ def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
     when the sheet lost what owners decided (see :mod:`sheets_sync.owners`)."""
     cfg = inp.config.sheet
     view = inp.state
-    sheet = read_clients(inp.grids.get(cfg.clients_tab), inp.columns, view.aliases)
+    sheet = read_clients(inp.grids.get(cfg.clients_tab), inp.columns, view.aliases, view.former_language)
     check_structure(sheet, tab=cfg.clients_tab, where=inp.where, before=view.sheet_clients, saved=view.owner,
                     present=inp.present, rebuild=inp.options.rebuild_sheet)
     done = categorized(inp.table, inp.rules, inp.now.date(), sheet=sheet, saved=view.owner)
@@ -629,14 +687,17 @@ def make_plan(inp: Inputs, dry_run: bool = False) -> Plan:
                       and header_key(sheet.header[sheet.positions[name]]) == header_key(alias)}
     summary = Summary(clients=len(outcome), dry_run=dry_run, sheet=inp.where)
     summary.categories = _counts(outcome, inp.rules)
-    summary.sheet_problems = [str(p) for p in sheet.problems] + [str(s) for s in done.skipped]
+    unknown = unknown_codes(sheet, inp.rules.codes)
+    summary.sheet_problems = [str(p) for p in [*sheet.problems, *unknown]] + [str(s) for s in done.skipped]
+    by_row = {r: cid for cid, r in sheet.rows.items()}
+    summary.unknown_codes = [{"row": p.row, "id": by_row.get(p.row - 1, ""), "value": p.value} for p in unknown]
     summary.duplicate_ids = sorted(sheet.duplicates)
     summary.notices = owner_notices(owners, found, cfg.clients_tab)
     changes = _category_changes(inp.now, outcome, view.last)
     summary.changes = [{"id": c.client_id, "name": c.name, "from": c.from_cat, "to": c.to_cat,
                         "source": c.source, "reason": c.reason} for c in changes]
     changed_at = {c.client_id: c.changed_at for c in changes}
-    for cid, (_, at) in view.last.items():
+    for cid, (_code, at) in view.last.items():
         changed_at.setdefault(cid, at)
     summary.unqualified = [
         {"id": str(r.id), "name": "" if pd.isna(r.name) else str(r.name), "problems": str(r.problems)}
@@ -656,6 +717,9 @@ def plan_sheet(plan: Plan, inp: Inputs, ledger: dict[str, dict[str, Any]]
     present = set(plan.outcome["id"].astype(str))
     gone = [cid for cid in ledger if cid not in present]
     outcome = _with_ledger(plan.outcome, {k: v for k, v in ledger.items() if k not in gone})
+    titles = words_for(inp.rules).values  # the stage as people read it: its title in the language
+    if titles and "stage" in outcome.columns:
+        outcome = outcome.assign(stage=outcome["stage"].map(lambda v: titles.get(v, v), na_action="ignore"))
     batch, new_snapshot, edits = _plan_clients(inp, inp.columns, plan.sheet, outcome, plan.changed_at,
                                                inp.state.snapshot, plan.summary, inp.table.problems,
                                                inp.state.owner, plan.owners)

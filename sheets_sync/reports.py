@@ -18,6 +18,8 @@ import pandas as pd
 
 from .categorize import UNQUALIFIED
 from .errors import InputError
+from .i18n import _
+from .i18n import day as day_text
 from .rules.loader import RuleSet
 
 NEW = "(new)"
@@ -34,9 +36,12 @@ class Review:
     unqualified: pd.DataFrame  # id, name, first_seen, problems
     stages: pd.DataFrame  # stage, title, clients, strategy
     distribution: pd.DataFrame  # one row per sync date, one column per category
+    current: pd.DataFrame | None = None  # category, title, clients: the distribution today
 
     def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        now = [] if self.current is None else [("Clients per category now", self.current)]
         return [
+            *now,
             ("Transitions (from → to)", self.transitions.reset_index()),
             ("Moved clients", self.moved),
             (f"Category not reviewed for more than {STALE_DAYS} days", self.stale),
@@ -46,9 +51,10 @@ class Review:
 
     def to_text(self, limit: int = 25) -> str:
         out = [f"Quarterly review {self.since} .. {self.as_of}"]
-        for i, (title, frame) in enumerate(self.sections()):
-            out += ["", title if i == 0 else f"{title}: {len(frame)}"]
-            shown = frame if i == 0 else frame.head(limit)
+        whole = {"Clients per category now", "Transitions (from → to)"}
+        for title, frame in self.sections():
+            out += ["", title if title in whole else f"{title}: {len(frame)}"]
+            shown = frame if title in whole else frame.head(limit)
             out.append(shown.to_string(index=False) if len(frame) else "  (none)")
             if len(frame) > len(shown):
                 out.append(f"  ... and {len(frame) - len(shown)} more (write them all with --out FILE)")
@@ -82,6 +88,14 @@ def review(outcome: pd.DataFrame, history: list[dict[str, Any]], rules: RuleSet,
     current = outcome[["id", "name", "category", "reason", "manual_category"]].copy()
     current["id"] = current["id"].astype(str)
     moved = moves(current, history, since)
+    if history and history[0]["changed_at"] >= start.isoformat():
+        # the first sync falls in the period: what it found is the starting point, not a move
+        # of every client from "(new)" (on the first day the review shows the distribution)
+        first = history[0]["changed_at"]
+        baseline = {r["client_id"]: r["to_cat"] for r in history if r["changed_at"] == first}
+        moved = moved.copy()
+        moved["from"] = [baseline.get(i, f) if f == NEW else f for i, f in zip(moved["id"], moved["from"], strict=True)]
+        moved = moved[moved["from"] != moved["category"]]
     order = [*rules.codes, UNQUALIFIED]
     rows = [NEW, *order]
     matrix = pd.crosstab(moved["from"], moved["category"]).reindex(
@@ -109,8 +123,11 @@ def review(outcome: pd.DataFrame, history: list[dict[str, Any]], rules: RuleSet,
     counts = outcome["stage"].value_counts()
     stages = pd.DataFrame([[s.code, s.title, int(counts.get(s.code, 0)), s.strategy] for s in rules.stages],
                           columns=["stage", "title", "clients", "strategy"])
+    counts_now = outcome["category"].value_counts()
+    now = pd.DataFrame([[c, (rules.category(c).title if rules.category(c) else c), int(counts_now.get(c, 0))]
+                        for c in order if counts_now.get(c, 0)], columns=["category", "title", "clients"])
     return Review(since, as_of, matrix, moved_out.reset_index(drop=True), stale, unq.reset_index(drop=True),
-                  stages, distribution(history, order))
+                  stages, distribution(history, order), now)
 
 
 def moves(current: pd.DataFrame, history: list[dict[str, Any]], since: date) -> pd.DataFrame:
@@ -213,10 +230,15 @@ def charts(rev: Review, stem: Path, rules: RuleSet) -> list[Path]:
         paths.append(path)
     matrix = rev.transitions
     if matrix.size:
-        fig, ax = plt.subplots(figsize=(6, 5))
+        fig, ax = plt.subplots(figsize=(2.5 + 0.9 * len(matrix.columns), 1.5 + 0.6 * len(matrix.index)))
         ax.imshow(matrix.to_numpy(), cmap="Blues")
-        ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns])
-        ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index])
+
+        def label(code: object) -> str:  # "A VIP", "(new)": the code and its title
+            cat = rules.category(str(code))
+            return f"{code} {cat.title}" if cat and cat.title != code else str(code)
+
+        ax.set_xticks(range(len(matrix.columns)), [label(c) for c in matrix.columns], rotation=35, ha="right")
+        ax.set_yticks(range(len(matrix.index)), [label(i) for i in matrix.index])
         for (i, j), v in pd.DataFrame(matrix.to_numpy()).stack().items():
             ax.text(j, i, str(v), ha="center", va="center")
         ax.set_xlabel("to")
@@ -242,16 +264,75 @@ class Capacity:
         return {"revenue_kept": money(self.keep, "revenue"), "profit_kept": money(self.keep, "profit"),
                 "revenue_given_up": money(self.drop, "revenue"), "profit_given_up": money(self.drop, "profit")}
 
-    def to_text(self) -> str:
+    def to_text(self, limit: int = 20) -> str:
+        """Totals, and the top of each list (the whole lists with ``--out``)."""
         t = self.totals()
         lines = [f"Capacity for {self.slots} of {len(self.keep) + len(self.drop)} clients.",
-                 f"Keep {len(self.keep)}: revenue {t['revenue_kept']:,.0f}, profit {t['profit_kept']:,.0f}.",
-                 f"Give up {len(self.drop)}: revenue {t['revenue_given_up']:,.0f}, "
-                 f"profit {t['profit_given_up']:,.0f}.", "", "Keep:"]
-        lines.append(self.keep.to_string(index=False) if len(self.keep) else "  (none)")
+                 f"Keep {len(self.keep)}: revenue {_money(t['revenue_kept'])}, profit {_money(t['profit_kept'])}.",
+                 f"Give up {len(self.drop)}: revenue {_money(t['revenue_given_up'])}, "
+                 f"profit {_money(t['profit_given_up'])}.", "", "Keep:"]
+        lines += _shown(self.keep, limit)
         lines += ["", "Give up (first to go at the bottom):"]
-        lines.append(self.drop.to_string(index=False) if len(self.drop) else "  (none)")
+        lines += _shown(self.drop, limit)
         return "\n".join(lines)
+
+    def table(self) -> pd.DataFrame:
+        """Both lists in one table, with what happens to each client."""
+        keep, drop = self.keep.copy(), self.drop.copy()
+        keep.insert(0, "decision", "keep")
+        drop.insert(0, "decision", "give up")
+        return pd.concat([keep, drop], ignore_index=True)
+
+
+def _money(value: float) -> str:
+    from .i18n import language, localise_number
+
+    return localise_number(f"{value:.0f}") if language() == "ru" else f"{value:,.0f}"
+
+
+def _shown(frame: pd.DataFrame, limit: int) -> list[str]:
+    if not len(frame):
+        return ["  (none)"]
+    shown = frame.head(limit)
+    lines = [shown.astype(object).where(shown.notna(), "").to_string(index=False)]
+    if len(frame) > len(shown):
+        lines.append(f"  ... and {len(frame) - len(shown)} more (the whole list: --out FILE.csv, .xlsx or .md)")
+    return lines
+
+
+def write_capacity(cap: Capacity, out: Path, *, raw_csv: bool = False) -> Path:
+    """The whole capacity list as CSV, XLSX or Markdown by ``out``'s extension; numbers stay
+    numbers, blanks are blank."""
+    table = cap.table()
+    suffix = out.suffix.lower()
+    if out.is_dir():
+        from .paths import path_error
+
+        raise path_error(out, IsADirectoryError(out), "the report file")
+    if suffix == ".csv":
+        from .csvout import write_csv
+
+        write_csv(table, out, raw=raw_csv)
+    elif suffix == ".xlsx":
+        with pd.ExcelWriter(out, engine="openpyxl") as writer:
+            table.to_excel(writer, sheet_name="Capacity", index=False)
+            sheet = writer.book.worksheets[0]
+            for row in sheet.iter_rows(min_row=2):
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
+                    elif isinstance(cell.value, float):
+                        cell.number_format = "#,##0.00"
+    elif suffix == ".md":
+        t = cap.totals()
+        head = [f"# Capacity for {cap.slots} of {len(table)} clients", "",
+                f"Keep {len(cap.keep)}: revenue {t['revenue_kept']:,.2f}, profit {t['profit_kept']:,.2f}. "
+                f"Give up {len(cap.drop)}: revenue {t['revenue_given_up']:,.2f}, profit {t['profit_given_up']:,.2f}.",
+                ""]
+        out.write_text("\n".join(head) + markdown(table) + "\n", encoding="utf-8")
+    else:
+        raise InputError(f"{out}: the capacity list can be written as .csv, .xlsx or .md")
+    return out
 
 
 def capacity(outcome: pd.DataFrame, rules: RuleSet, slots: int) -> Capacity:
@@ -298,14 +379,21 @@ def review_config(config_path: Path | None, since: date | None = None, out: Path
     return rev, (write_review(rev, out, ctx.rules, raw_csv=raw_csv) if out is not None else [])
 
 
-def capacity_config(config_path: Path | None, slots: int) -> Capacity:
+def capacity_config(config_path: Path | None, slots: int, out: Path | None = None,
+                    *, raw_csv: bool = False) -> Capacity:
     """``sheets-sync report capacity``: :func:`capacity` of the client table as a sync would
-    see it (:func:`sheets_sync.sync.current`)."""
+    see it (:func:`sheets_sync.sync.current`); with ``out``, the whole list also written there."""
+    from .outputs import refuse_own_files
     from .session import open_session
     from .sync import current_outcome
 
+    if out is not None:
+        refuse_own_files(out, config_path)
     with open_session(config_path) as ctx:
-        return capacity(current_outcome(ctx), ctx.rules, slots)
+        result = capacity(current_outcome(ctx), ctx.rules, slots)
+    if out is not None:
+        write_capacity(result, out, raw_csv=raw_csv)
+    return result
 
 
 def _category_rank(rules: RuleSet) -> dict[str, int]:
@@ -323,7 +411,8 @@ def summary_rows(outcome: pd.DataFrame, rules: RuleSet, history: list[dict[str, 
                  as_of: date) -> list[list[Any]]:
     """The Summary tab: counts, revenue, profit and share per category; moves this quarter."""
     total_profit = float(pd.to_numeric(outcome["profit"], errors="coerce").clip(lower=0).fillna(0).sum())
-    rows: list[list[Any]] = [["category", "title", "clients", "revenue", "profit", "profit share"]]
+    rows: list[list[Any]] = [[_("category"), _("title"), _("clients"), _("revenue"), _("profit"),
+                              _("profit share")]]
     for code in [*rules.codes, UNQUALIFIED]:
         part = outcome[outcome["category"] == code]
         if not len(part) and code == UNQUALIFIED:
@@ -332,11 +421,11 @@ def summary_rows(outcome: pd.DataFrame, rules: RuleSet, history: list[dict[str, 
         profit = float(pd.to_numeric(part["profit"], errors="coerce").fillna(0).sum())
         cat = rules.category(code)
         share = round(max(profit, 0) / total_profit, 4) if total_profit else 0.0
-        rows.append([code, cat.title if cat else "not categorized", len(part), round(revenue, 2),
+        rows.append([code, cat.title if cat else _("not categorized"), len(part), round(revenue, 2),
                      round(profit, 2), share])
     quarter_start = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
     moved = moves(outcome[["id", "category"]], history, quarter_start)
-    rows += [[], [f"Moves since {quarter_start.isoformat()}", "", "clients"]]
+    rows += [[], [_("Moves since {day}").format(day=day_text(quarter_start)), "", _("clients")]]
     counts = moved[moved["from"] != NEW].groupby(["from", "category"]).size()
-    rows += [[f"{a} → {b}", "", int(n)] for (a, b), n in counts.items()] or [["(none)"]]
+    rows += [[f"{a} → {b}", "", int(n)] for (a, b), n in counts.items()] or [[_("(none)")]]
     return rows

@@ -57,9 +57,11 @@ def now() -> datetime:
 
 def load_checked_rules(config: Config, rules_path: Path | None = None) -> RuleSet:
     """The config's rules (or ``rules_path``'s), with the config's ``[fields]`` keys checked
-    against the columns they declare."""
+    against the columns they declare. The config's language is in force from here on."""
     from .config import check_fields
+    from .i18n import set_language
 
+    set_language(config.language)
     rules = load_rules(rules_path or config.rules_path)
     check_fields(config, rules.columns)
     return rules

@@ -18,7 +18,8 @@ import pandas as pd
 
 from .checkpoints import checkpoint
 from .errors import ConcurrentEditError, SheetLockedError, ShrinkError, UncertainWriteError
-from .layout import HISTORY_HEADER, ClientsGrid, build_layout, read_clients, same
+from .i18n import _, language, pgettext, translate
+from .layout import HISTORY_COLUMNS, SOURCES, ClientsGrid, build_layout, header, known_headers, read_clients, same
 from .live import AS_OF_LABEL, LiveFormulas, compile_live, live_columns, pareto_bound
 from .live import enabled as live_enabled
 from .orders.merge import add_orders
@@ -41,7 +42,6 @@ from .sheets.base import ColumnSpec, TabWrite, WriteBatch
 from .sheets.guard import header_text
 from .table import ClientTable, Kind, build_table, require_columns
 
-SUMMARY_TAB = "Summary"
 CONCURRENT_RETRIES = 3
 MIN_GONE = 5  # fewer clients gone never count as a shrink, except all of them
 
@@ -50,6 +50,19 @@ def _step(ctx: Context, name: str) -> None:
     if ctx.progress is not None:
         ctx.progress.set_postfix_str(name)
         ctx.progress.update(1)
+
+
+def our_tabs(ctx: Context) -> tuple[str, str]:
+    """The names of the Legend and Summary tabs: those the sheet has had since its first sync
+    (a language switch does not make a second pair), else the language's."""
+    try:
+        kept = json.loads(ctx.state.get("tabs") or "{}")
+    except ValueError:
+        kept = {}
+    if not kept and ctx.state.get("layout"):  # synced before tabs were named in a language
+        kept = {"legend": "Legend", "summary": "Summary"}
+    return (str(kept.get("legend") or pgettext("tab", "Legend")),
+            str(kept.get("summary") or pgettext("tab", "Summary")))
 
 
 def read_crm(ctx: Context) -> tuple[ClientTable, pd.DataFrame]:
@@ -75,7 +88,7 @@ def current(ctx: Context, *, progress: Any = None) -> tuple[Categorized, pd.Data
     view = StateView.load(ctx.state)
     tab = ctx.config.sheet.clients_tab
     grid = ctx.sheet.read([tab], dates=date_cells(ctx, columns, view.aliases))[tab]
-    sheet = read_clients(grid, columns, view.aliases)
+    sheet = read_clients(grid, columns, view.aliases, view.former_language)
     return categorized(table, ctx.rules, ctx.now.date(), sheet=sheet, saved=view.owner), raw
 
 
@@ -105,11 +118,12 @@ def date_cells(ctx: Context, columns: list[ColumnSpec], aliases: dict[str, str])
     """Where our tabs hold dates, for a backend that reads them as numbers (Google): the date
     columns of the Clients tab (by header, the name, or the header an owner renamed it to), the
     History tab's first column, the Legend's as_of day."""
-    clients = {header: "date" for spec in columns if spec.kind == "date"
-               for header in (spec.header, spec.name, aliases.get(spec.name)) if header}
+    clients = {text: "date" for spec in columns if spec.kind == "date"
+               for text in (spec.header, *known_headers(spec.name), aliases.get(spec.name)) if text}
     cfg = ctx.config.sheet
-    return {cfg.clients_tab: DateCells(clients), cfg.history_tab: DateCells({HISTORY_HEADER[0]: "datetime"}),
-            "Legend": DateCells(labelled={AS_OF_LABEL: "date"})}
+    return {cfg.clients_tab: DateCells(clients),
+            cfg.history_tab: DateCells(dict.fromkeys(known_headers(HISTORY_COLUMNS[0]), "datetime")),
+            our_tabs(ctx)[0]: DateCells(labelled={AS_OF_LABEL: "date"})}
 
 
 def check_shrink(ctx: Context, table: ClientTable) -> None:
@@ -141,7 +155,8 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
         columns += live_columns(ctx.rules)
     _step(ctx, "reading the sheet")
     view = StateView.load(ctx.state)
-    grids = _read_sheet(ctx, date_cells(ctx, columns, view.aliases))
+    legend_tab, summary_tab_name = our_tabs(ctx)
+    grids = _read_sheet(ctx, date_cells(ctx, columns, view.aliases), [legend_tab, summary_tab_name])
     inp = Inputs(ctx.config, ctx.rules, ctx.now, table, raw, grids, view, ctx.options,
                  ctx.sheet.where, getattr(ctx.sheet, "exists", lambda: True)(), columns)
     plan = make_plan(inp, dry_run)
@@ -193,7 +208,7 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     if history_rows is not None:
         batch.tabs.append(history_rows)
     formulas = _live_formulas(ctx, columns, batch, plan.sheet) if live else None
-    legend = _legend_tab(grids.get("Legend"), batch, ctx, formulas)
+    legend = _legend_tab(grids.get(legend_tab), batch, ctx, formulas, legend_tab)
     if legend is not None:
         batch.tabs.append(legend)
     # the Summary tab's moves of the quarter need each client's category when it began
@@ -201,11 +216,12 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     quarter = datetime(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
     rows = summary_rows(plan.outcome, ctx.rules, ctx.state.categories_before(quarter - timedelta(seconds=1)),
                         today)
-    summary_tab = replace_tab(SUMMARY_TAB, grids.get(SUMMARY_TAB), rows)
+    summary_tab = replace_tab(summary_tab_name, grids.get(summary_tab_name), rows)
     if summary_tab is not None:
         summary_tab.kinds = {3: "money", 4: "money", 5: "percent_share"}
-        categories = sum(1 for r in rows[1:] if r and r[0] != "" and not str(r[0]).startswith("Moves"))
-        summary_tab.chart = {"title": "Clients per category", "labels_col": 0, "values_col": 2,
+        summary_tab.widths = {0: 14, 1: 32, 2: 12, 3: 16, 4: 16, 5: 14}
+        categories = next((i for i, r in enumerate(rows[1:]) if not r or r[0] == ""), len(rows) - 1)
+        summary_tab.chart = {"title": _("Clients per category"), "labels_col": 0, "values_col": 2,
                              "first_row": 1, "last_row": categories}
         batch.tabs.append(summary_tab)
     _step(ctx, "writing the sheet")
@@ -226,6 +242,8 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
     ctx.state.put("sheet_clients", str(len(plan.sheet.rows) + len(plan.sheet.duplicates)
                                        + len(batch.tabs[0].appends)))
     ctx.state.put("layout", layout_signature(ctx.rules))
+    ctx.state.put("language", language())
+    ctx.state.put("tabs", json.dumps({"legend": legend_tab, "summary": summary_tab_name}, ensure_ascii=False))
     for key, value in ctx.state_after_write.items():
         ctx.state.put(key, value)
     ctx.state.record_run(ctx.now, now(), summary.as_dict())
@@ -236,13 +254,13 @@ def _pass(ctx: Context, table: ClientTable, raw: pd.DataFrame, dry_run: bool, do
 HISTORY_HEAD = 50
 
 
-def _read_sheet(ctx: Context, dates: Any) -> dict[str, Any]:
+def _read_sheet(ctx: Context, dates: Any, ours: list[str]) -> dict[str, Any]:
     """The tabs a pass reads. The History tab is read whole only when the state store holds
     rows an earlier run may have written without noting it (a run killed meanwhile), or when
     it is a History tab without the ``seq`` column; else its first rows say all a pass needs
     (whether it holds rows at all; this pass's rows have new ``seq`` numbers)."""
     cfg = ctx.config.sheet
-    tabs = [cfg.clients_tab, cfg.history_tab, "Legend", SUMMARY_TAB]
+    tabs = [cfg.clients_tab, cfg.history_tab, *ours]
     if ctx.state.not_in_sheet(limit=1) or ctx.state.edits_not_in_sheet(limit=1):
         return ctx.sheet.read(tabs, dates=dates)
     grids = ctx.sheet.read(tabs, dates=dates, head={cfg.history_tab: HISTORY_HEAD})
@@ -277,8 +295,8 @@ def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str,
     the tab (a run killed after writing the sheet and before noting it) is never appended twice,
     and two equal moves within a minute are both kept."""
     rows_in = (grid or [])[1:]
-    header = [header_text(h) for h in (grid or [[]])[0]]
-    seq_col = header.index("seq") if "seq" in header else None
+    head = [header_text(h) for h in (grid or [[]])[0]]
+    seq_col = next((i for i, h in enumerate(head) if h in known_headers("seq")), None)
     present_seq = {id_text(r[seq_col]) for r in rows_in if seq_col is not None and len(r) > seq_col}
     present_old = {_history_key(r[0], r[1], r[4]) for r in rows_in if len(r) > 4}
     rows: list[list[Any]] = []
@@ -286,21 +304,28 @@ def _history_tab(grid: Any, pending: list[dict[str, Any]], tab: str,
         if str(row["seq"]) in present_seq or (seq_col is None and _history_key(
                 row["changed_at"], row["client_id"], row["to_cat"]) in present_old):
             continue
+        source = translate(SOURCES[row["source"]]) if row["source"] in SOURCES else row["source"]
         rows.append([datetime.fromisoformat(row["changed_at"]), row["client_id"], row["name"],
-                     row["from_cat"], row["to_cat"], row["source"], row["reason"], str(row["seq"])])
+                     row["from_cat"], row["to_cat"], source, row["reason"], str(row["seq"])])
     for edit in edits or []:
         if f"e{edit['seq']}" in present_seq:
             continue
         rows.append([datetime.fromisoformat(edit["at"]), edit["client_id"], "", edit["sheet_value"],
-                     edit["crm_value"], "sheet edit replaced",
-                     f"{edit['col']}: edited in the sheet, replaced by the CRM's value (edit it in the CRM)",
+                     edit["crm_value"], translate(SOURCES["sheet edit replaced"]),
+                     _("{column}: edited in the sheet, replaced by the CRM's value (edit it in the CRM)"
+                       ).format(column=edit["col"]),
                      f"e{edit['seq']}"])
     rows.sort(key=lambda r: r[0])
-    if not rows and grid:
+    # the header in the language: a header cell of ours in another language is relabelled
+    want = [header(c) for c in HISTORY_COLUMNS]
+    relabel = {i: want[i] for i, (have, name) in enumerate(zip(head, HISTORY_COLUMNS, strict=False))
+               if have != want[i] and have in known_headers(name)} if grid else {}
+    if not rows and grid and not relabel:
         return None
-    tw = TabWrite(tab, list(HISTORY_HEADER), created=not grid)
+    tw = TabWrite(tab, list(want), created=not grid)
+    tw.updates = [(0, c, text) for c, text in relabel.items()]
     if grid and seq_col is None:  # a History tab of 0.1: the seq column is added
-        tw.new_columns = [len(HISTORY_HEADER) - 1]
+        tw.new_columns = [len(HISTORY_COLUMNS) - 1]
     tw.kinds = {0: "datetime"}
     tw.appends = rows
     return tw
@@ -312,12 +337,15 @@ def _history_key(when: Any, client_id: Any, to_cat: Any) -> tuple[str, str, str]
     return (str(when)[:16], id_text(client_id), "" if to_cat is None else str(to_cat))
 
 
-def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context, live: LiveFormulas | None = None) -> TabWrite | None:
+def _legend_tab(grid: Any, batch: WriteBatch, ctx: Context, live: LiveFormulas | None = None,
+                name: str = "Legend") -> TabWrite | None:
     layout_changed = batch.tabs[0].layout is not None
     if not layout_changed and grid and live is None:
         return None
     rows = [list(r) for r in build_layout([], ctx.rules).legend]
-    tab = replace_tab("Legend", grid, rows + (live.legend_rows if live else []))
+    tab = replace_tab(name, grid, rows + (live.legend_rows if live else []))
+    if tab is not None:
+        tab.widths = {0: 12, 1: 32, 2: 70, 3: 70, 4: 10, 5: 50}
     if tab is not None and live is not None and (layout_changed or not grid):
         tab.names = live.names
     return tab

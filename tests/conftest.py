@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,19 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name in DANGEROUS or name.startswith("SHEETS_SYNC_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SHEETS_SYNC_NOW", "2026-11-23T10:00:00")
+    # the language follows the system locale: tests speak English unless they set one
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+@pytest.fixture(autouse=True)
+def _language() -> Iterator[None]:
+    """A command or a context sets the language for the thread; each test starts without."""
+    from sheets_sync.i18n import use_language
+
+    with use_language(""):
+        yield
 
 
 def invoke(*args: str, code: int | None = 0) -> str:

@@ -25,14 +25,14 @@ def test_russian_csv_any_encoding(cli: Callable[..., str], tmp_path: Path, encod
     out = tmp_path / "out.csv"
     text = cli("categorize", str(src), "--out", str(out), "--today", "2026-11-23")
     assert "Categorized 3 clients" in text
-    result = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    result = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=";")  # as the input
     assert list(result.columns) == ["Код", "Компания", "Выручка", "Затраты", "Заказы", "Первый заказ",
                                     "Последний заказ", "Просрочка", "Регион", "category", "reason", "stage",
                                     "problems"]
     assert result["Регион"].tolist() == ["Москва", "Тверь", "Казань"]  # extra columns ride along
     assert result["category"].tolist() == ["A", "unqualified", "EE"]
     assert result["problems"][1] == "revenue: empty (required)"
-    assert result["reason"][0].startswith("A: roi_pct 208.64 ≥ 50")
+    assert result["reason"][0].startswith("A: ROI 208.64% ≥ 50%")
 
 
 def test_xlsx_with_mapping_from_config(cli: Callable[..., str], tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ def test_review_shows_the_quarters_moves(cli: Callable[..., str], quarter: Path)
              if line.startswith("| ") and not line.startswith("| id")]
     assert [line.split(" | ")[0][2:] for line in moved] == [first, second]
     assert f" | {before[first]} | E | E: profit -50000 < 0 |" in moved[0]
+    assert "## Clients per category now" in text
     assert f" | {before[second]} | EEE | EEE: blacklisted |" in moved[1]
     matrix = text.split("## Transitions")[1].split("##")[0]
     assert "| from |" in matrix
@@ -72,7 +73,37 @@ def test_capacity_keeps_the_best_categories_first(cli: Callable[..., str], quart
     keep = out.split("Keep:")[1].split("Give up (first")[0]
     assert "AAA" in keep and " E " not in keep and "unqualified" not in keep
     give_up = out.split("Give up (first to go at the bottom):")[1].strip().splitlines()[1:]
-    assert give_up[-1].split()[-4] == "unqualified"  # the unqualified go first
+    assert len(give_up) == 21 and give_up[-1] == "  ... and 54 more (the whole list: --out FILE.csv, .xlsx or .md)"
+    table = quarter / "capacity.csv"
+    out = cli("report", "capacity", "--config", str(quarter / "sheets-sync.toml"), "--slots", "6", "--out", str(table))
+    assert out.endswith(f"wrote {table}\n")
+    lines = table.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "decision,id,name,category,revenue,profit,roi_pct" and len(lines) == 81
+    # the unqualified go first; blanks are blank
+    assert lines[-1].startswith("give up,80,") and ",unqualified,," in lines[-1]
+    assert lines[1].startswith("keep,") and ",AAA," in lines[1]
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".md"])
+def test_capacity_writes_the_whole_list(cli: Callable[..., str], quarter: Path, suffix: str) -> None:
+    out = quarter / f"capacity{suffix}"
+    cli("report", "capacity", "--config", str(quarter / "sheets-sync.toml"), "--slots", "6", "--out", str(out))
+    if suffix == ".xlsx":
+        rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
+        assert len(rows) == 81 and rows[1][0] == "keep" and isinstance(rows[1][4], float | int)
+    else:
+        text = out.read_text(encoding="utf-8")
+        assert text.startswith("# Capacity for 6 of 80 clients") and text.count("| give up |") == 74
+
+
+def test_review_on_the_first_day_shows_the_distribution(cli: Callable[..., str], tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    cli("demo", str(folder), "--clients", "40", code=0)
+    out = cli("report", "review", "--config", str(folder / "sheets-sync.toml"), "--since", "01.08.2026")
+    assert "Quarterly review 2026-08-01 .. 2026-11-23" in out
+    assert "Moved clients: 0" in out and "(new)" not in out
+    now = out.split("Clients per category now")[1].split("Transitions")[0]
+    assert sum(int(line.split()[-1]) for line in now.strip().splitlines()[1:]) == 40
 
 
 def test_summary_tab_counts_and_moves(quarter: Path) -> None:

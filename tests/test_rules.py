@@ -202,7 +202,7 @@ def test_domain_roi_example_ratio_beats_contract_sums() -> None:
     assert list(out["profit"]) == [100_000, 100_000]
     assert out["roi_pct"].tolist() == pytest.approx([100.0, 11.111111])
     assert list(out["category"]) == ["A", "D"]
-    assert out["reason"][0] == "A: roi_pct 100 ≥ 50"
+    assert out["reason"][0] == "A: ROI 100% ≥ 50%"
 
 
 def test_reason_expands_named_conditions() -> None:
@@ -211,7 +211,7 @@ def test_reason_expands_named_conditions() -> None:
                    orders_12m=[2, 1, 1], overdue_days=[0, 0, 0])
     out = categorize(build_table(raw), rules, date(2026, 11, 23)).frame
     assert out["category"][0] == "A"
-    assert out["reason"][0] == "A: roi_pct 200 ≥ 50 and profit_share_cum 0 < 0.8"
+    assert out["reason"][0] == "A: ROI 200% ≥ 50% and profit share of the clients above 0% < 80%"
     assert out["profit_share_cum"].tolist() == pytest.approx([0, 200 / 215, 210 / 215])
 
 
@@ -240,7 +240,7 @@ def test_manual_category_wins_and_invalid_is_reported() -> None:
     out = categorize(build_table(raw), rules, date(2026, 11, 23)).frame
     assert list(out["rule_category"]) == ["A", "A", "A"]
     assert list(out["category"]) == ["D", "A", "A"]
-    assert out["reason"][0] == "manual D set by the owner (rules: A: roi_pct 100 ≥ 50)"
+    assert out["reason"][0] == "manual D set by the owner (rules: A: ROI 100% ≥ 50%)"
     assert "manual_category 'Z': is not a category code" in out["problems"][1]
 
 
@@ -264,6 +264,6 @@ def test_reasons_show_the_branch_that_held() -> None:
     out = categorize(build_table(raw), rules, date(2026, 11, 23)).frame
     assert list(out["reason"]) == [
         "A: revenue 1000 > 500",
-        "A: costs 5 < 10 and orders_12m 2 ≥ 1",
+        "A: costs 5 < 10 and orders in 12 months 2 ≥ 1",
         "D: not (revenue 50 > 100 or costs 20 > 100)",
     ]

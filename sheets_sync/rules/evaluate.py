@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from numpy.dtypes import StringDType
 
+from ..i18n import localise_numbers
 from .expr import (
     ARITH_OPS,
     And,
@@ -25,8 +26,9 @@ from .expr import (
     Not,
     Or,
     Param,
-    format_number,
 )
+from .words import SYMBOL as _SYMBOL
+from .words import Words, words_for
 
 Value = pd.Series | float | str | bool
 
@@ -34,18 +36,19 @@ _CMP_FN = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }
-_SYMBOL = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠",
-           "+": "+", "-": "−", "*": "×", "/": "÷"}
 
 
 class Evaluator:
     """Evaluates nodes over ``frame``; results are cached per node for the reasons."""
 
-    def __init__(self, frame: pd.DataFrame, expand: dict[str, Node] | None = None) -> None:
+    def __init__(self, frame: pd.DataFrame, expand: dict[str, Node] | None = None,
+                 words: Words | None = None) -> None:
         self.frame = frame
         self.cache: dict[Node, Value] = {}  # nodes are frozen: equal nodes, equal values
-        #: boolean metrics shown by their definition in reasons ("vip" -> roi_pct 120 ≥ 50 ...)
+        #: boolean metrics shown by their definition in reasons ("vip" -> ROI 120% ≥ 50% ...)
         self.expand = expand or {}
+        #: labels, units and connectives of the reasons (the language in force)
+        self.words = words or words_for(None)
 
     def __call__(self, node: Node) -> Value:
         if node not in self.cache:
@@ -149,37 +152,42 @@ def _minmax(name: str, a: Value, b: Value, index: pd.Index) -> pd.Series:
 
 # ----------------------------------------------------------------------------- reasons
 
-def render(node: Node, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
-    """Text of ``node`` with the row's values, for the rows at positions ``rows``.
+def render(node: Node, ev: Evaluator, rows: np.ndarray, unit: str = "") -> np.ndarray:
+    """Text of ``node`` with the row's values, for the rows at positions ``rows``, in the words
+    of ``ev.words`` (labels, units, the language's numbers).
 
-    ``roi_pct >= roi_a`` reads ``roi_pct 120 ≥ 50``; of an ``or``, only the first branch that
-    holds is shown; ``and`` lists every part.
+    ``roi_pct >= roi_a`` reads ``ROI 120% ≥ 50%``; of an ``or``, only the first branch that
+    holds is shown; ``and`` lists every part. ``unit`` is the unit a constant is shown in (that
+    of the column it is compared with).
     """
+    w = ev.words
     match node:
         case Const(value=v) | Param(value=v):
-            return _const_text(v, len(rows))
+            return _const_text(v, len(rows), w, unit)
         case Col(name=name) if name in ev.expand:
             return _wrap(ev.expand[name], Or, ev, rows)
         case Col(name=name):
             value = ev(node)
+            label = w.label(name)
             if isinstance(value, pd.Series) and value.dtype == "boolean":
                 truth = value.to_numpy(dtype=bool, na_value=False)[rows]
-                return np.where(truth, name, "not " + name).astype(StringDType())
-            return np.strings.add(name + " ", _values_text(value, rows))
+                return np.where(truth, label, w.not_ + label).astype(StringDType())
+            return np.strings.add(label + " ", _values_text(value, rows, w, w.unit(name)))
         case Cmp(ops=ops, operands=operands):
-            out = render(operands[0], ev, rows)
+            unit = next((w.unit(o.name) for o in operands if isinstance(o, Col) and w.unit(o.name)), "")
+            out = render(operands[0], ev, rows, unit)
             for op, o in zip(ops, operands[1:], strict=True):
-                out = _join(out, f" {_SYMBOL[op]} ", render(o, ev, rows))
+                out = _join(out, f" {_SYMBOL[op]} ", render(o, ev, rows, unit))
             return out
         case In(operand=operand, options=options, negate=negate):
-            listed = ", ".join(format_number(o.value) if isinstance(o.value, float) else str(o.value)
+            listed = ", ".join(w.number(o.value) if isinstance(o.value, float) else w.text_value(str(o.value))
                                for o in options)
-            word = " not in (" if negate else " in ("
-            return np.strings.add(render(operand, ev, rows), word + listed + ")")
+            word = w.none_of if negate else w.one_of
+            return np.strings.add(render(operand, ev, rows), word + "(" + listed + ")")
         case And(items=items):
             out = render(items[0], ev, rows)
             for item in items[1:]:
-                out = _join(out, " and ", _wrap(item, Or, ev, rows))
+                out = _join(out, w.and_, _wrap(item, Or, ev, rows))
             return out
         case Or(items=items):
             # each row shows the first branch that holds; only that branch is rendered for it
@@ -193,10 +201,10 @@ def render(node: Node, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
                     out[where] = render(item, ev, rows[where])
             none = np.flatnonzero(chosen < 0)  # inside a not: no branch holds, show them all
             if len(none):
-                out[none] = _join_all([_wrap(item, And, ev, rows[none]) for item in items], " or ")
+                out[none] = _join_all([_wrap(item, And, ev, rows[none]) for item in items], w.or_)
             return out
         case Not(item=item):
-            return np.strings.add(np.strings.add("not (", render(item, ev, rows)), ")")
+            return np.strings.add(np.strings.add(w.not_ + "(", render(item, ev, rows)), ")")
         case Arith(op=op, left=left, right=right):
             return _join(_wrap(left, Arith, ev, rows), f" {_SYMBOL[op]} ",
                          _wrap(right, Arith, ev, rows))
@@ -206,8 +214,8 @@ def render(node: Node, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
             value = ev(node)
             truth = value.to_numpy(dtype=bool, na_value=False)[rows] \
                 if isinstance(value, pd.Series) else np.full(len(rows), bool(value))
-            name = arg.name if isinstance(arg, Col) else "value"
-            return np.where(truth, f"{name} blank", f"{name} not blank").astype(StringDType())
+            name = w.label(arg.name) if isinstance(arg, Col) else "value"
+            return np.where(truth, name + w.is_blank, name + w.not_blank).astype(StringDType())
         case Func(name=name, args=args):
             parts = [render(a, ev, rows) for a in args]
             out = np.strings.add(name + "(", parts[0])
@@ -235,30 +243,39 @@ def _join(a: np.ndarray, sep: str, b: np.ndarray) -> np.ndarray:
     return np.strings.add(np.strings.add(a, sep), b)
 
 
-def _const_text(value: object, n: int) -> np.ndarray:
+def _const_text(value: object, n: int, w: Words, unit: str = "") -> np.ndarray:
     if isinstance(value, bool):
-        text = "true" if value else "false"
+        text = w.yes if value else w.no
     elif isinstance(value, float | int):
-        text = format_number(value)
+        text = w.number(float(value), unit)
     else:
-        text = f"'{value}'"
+        text = w.text_value(str(value))
     return np.full(n, text, dtype=StringDType())
 
 
-def _values_text(value: Value, rows: np.ndarray) -> np.ndarray:
+def _values_text(value: Value, rows: np.ndarray, w: Words, unit: str = "") -> np.ndarray:
     if not isinstance(value, pd.Series):
-        return _const_text(value, len(rows))
+        return _const_text(value, len(rows), w, unit)
     sub = value.iloc[rows]
     if pd.api.types.is_numeric_dtype(sub.dtype) and not pd.api.types.is_bool_dtype(sub.dtype):
-        return numbers_text(sub.to_numpy(dtype="float64", na_value=np.nan))
+        numbers = sub.to_numpy(dtype="float64", na_value=np.nan)
+        if unit == "share":
+            numbers = numbers * 100
+        text = localise_numbers(numbers_text(numbers, w.blank))
+        suffix = w.suffix(unit)
+        if suffix:
+            text = np.where(np.isnan(numbers), text, np.strings.add(text, suffix)).astype(StringDType())
+        return text
     if pd.api.types.is_datetime64_any_dtype(sub.dtype):
-        text = sub.dt.strftime("%Y-%m-%d").fillna("blank")
+        text = sub.dt.strftime("%d.%m.%Y" if w.lang == "ru" else "%Y-%m-%d").fillna(w.blank)
         return text.to_numpy(dtype=object).astype(StringDType())
-    return sub.astype(object).where(sub.notna(), "blank").astype(str).to_numpy().astype(
+    if value.name == "stage":
+        sub = sub.map(w.text_value, na_action="ignore")
+    return sub.astype(object).where(sub.notna(), w.blank).astype(str).to_numpy().astype(
         StringDType())
 
 
-def numbers_text(values: np.ndarray) -> np.ndarray:
+def numbers_text(values: np.ndarray, blank_text: str = "blank") -> np.ndarray:
     """Vectorized :func:`format_number`: whole numbers without ``.0``, else two decimals at
     most without trailing zeros, ``blank`` for NaN."""
     rounded = np.round(values, 2)
@@ -271,5 +288,5 @@ def numbers_text(values: np.ndarray) -> np.ndarray:
     frac = ~whole
     if frac.any():
         out[frac] = safe[frac].astype(StringDType())
-    out[blank] = "blank"
+    out[blank] = blank_text
     return out

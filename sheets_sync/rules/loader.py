@@ -38,7 +38,9 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 #: A rules file bigger than this is refused before it is parsed (the default is about 6 kB).
 MAX_RULES_BYTES = 1_000_000
-_SETTINGS = ("THRESHOLDS", "COLUMNS", "REQUIRED", "METRICS", "STAGES", "CATEGORIES")
+_SETTINGS = ("THRESHOLDS", "COLUMNS", "REQUIRED", "METRICS", "STAGES", "CATEGORIES", "LABELS")
+#: what a LABELS entry may hold: a label per language, and a unit
+_LABEL_KEYS = ("en", "ru", "unit")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class RuleSet:
     stages: list[Category]
     categories: list[Category]
     names: dict[str, Type] = field(default_factory=dict)
+    #: LABELS: name (column, metric, threshold, stage) -> {"en": ..., "ru": ..., "unit": ...}
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the words of each language, built once (:func:`sheets_sync.rules.words.words_for`)
+    words_cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def codes(self) -> list[str]:
@@ -223,8 +229,35 @@ class _Reader:
                 columns[name] = kind
             else:
                 names.pop(name, None)
+        labels = self.read_labels(set(names) | set(thresholds) | {s.code for s in stages})
         return RuleSet(self.path, thresholds, columns, list(required), metrics, stages,
-                       categories, names)
+                       categories, names, labels)
+
+    def read_labels(self, known: set[str]) -> dict[str, dict[str, str]]:
+        """LABELS = {"roi_pct": {"en": "ROI", "ru": "рентабельность", "unit": "%"}, ...}"""
+        labels, node = self.literal("LABELS", {})
+        if not isinstance(labels, dict):
+            raise self.fail('LABELS must be a dict of name: {"en": "...", "ru": "..."}', _line(node))
+        lines = _key_lines(node)
+        out: dict[str, dict[str, str]] = {}
+        for name, entry in labels.items():
+            line = lines.get(name, _line(node))
+            if name not in known:
+                from ..config import did_you_mean
+
+                raise self.fail(f"LABELS: {name!r} is not a column, metric, threshold or stage"
+                                f"{did_you_mean(name, known)}", line)
+            if not isinstance(entry, dict) or not entry:
+                raise self.fail(f'LABELS: {name!r} must be a dict like {{"en": "ROI", "ru": '
+                                f'"рентабельность", "unit": "%"}}', line)
+            for key, value in entry.items():
+                if key not in _LABEL_KEYS:
+                    raise self.fail(f"LABELS: {name!r} has unknown key {key!r} (use "
+                                    f"{', '.join(_LABEL_KEYS)})", line)
+                if not isinstance(value, str) or not value.strip():
+                    raise self.fail(f"LABELS: {name!r} {key} must be text in quotes", line)
+            out[name] = {k: v.strip() for k, v in entry.items()}
+        return out
 
     def read_columns(self) -> dict[str, Kind]:
         columns, node = self.literal("COLUMNS", {})

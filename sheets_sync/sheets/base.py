@@ -74,6 +74,18 @@ class TabWrite:
     formula_rows: list[int] = field(default_factory=list)
     #: defined names on this tab: name -> (row, column), 0-based
     names: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: header cells of our columns relabelled in place (another language): column -> new header;
+    #: the cells are among ``updates`` too, and the guard accepts either header there
+    relabels: dict[int, str] = field(default_factory=dict)
+    #: cell notes (the reason on each category cell) where a backend has them (Google): (row,
+    #: column, text) of rows as read, and for appended rows (note column, the column whose value
+    #: is the note)
+    notes: list[tuple[int, int, str]] = field(default_factory=list)
+    append_notes: tuple[int, int] | None = None
+    #: our computed columns: a backend that can, protects them with a warning to owners
+    protect: list[int] = field(default_factory=list)
+    #: column widths (in characters) for a new tab
+    widths: dict[int, int] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:

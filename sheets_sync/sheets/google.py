@@ -53,6 +53,7 @@ from gspread.utils import rowcol_to_a1
 from ..config import SheetSettings
 from ..errors import ConcurrentEditError, ConfigError, SheetError
 from ..http import describe_answer, line
+from ..i18n import _
 from ..parsing import id_text
 from ..serials import DateCells, to_serial, typed_dates
 from .base import Grid, Layout, TabWrite, WriteBatch
@@ -62,6 +63,8 @@ from .guard import Written, is_guarded, mismatch, planned_structure, restoration
 MAX_CELLS = 10_000_000
 NEW_TAB_ROWS = 1000  # rows of a tab we add; appended rows are inserted on top of them
 MAX_PAYLOAD = 1_800_000  # bytes; Google recommends at most 2 MB per request
+NOTES_PER_REQUEST = 2000  # rows of notes in one updateCells (a request stays well under MAX_PAYLOAD)
+PROTECT_MARK = "sheets-sync"  # the description of our protected ranges starts with it
 _KEY = re.compile(r"/spreadsheets/d/([a-zA-Z0-9-_]+)")
 NUMBER_FORMATS = {
     "money": {"type": "NUMBER", "pattern": "#,##0.00"},
@@ -160,7 +163,8 @@ class GoogleSheet:
     def metadata(self, refresh: bool = False) -> dict[str, Any]:
         if self._meta is None or refresh:
             fields = ("properties(title,locale),sheets(properties(sheetId,title,index,"
-                      "gridProperties(rowCount,columnCount)),conditionalFormats),namedRanges(namedRangeId,name,range)")
+                      "gridProperties(rowCount,columnCount)),conditionalFormats,protectedRanges(protectedRangeId,description)),"
+                      "namedRanges(namedRangeId,name,range)")
             self._meta = self._call(self.http.fetch_sheet_metadata, self.key, params={"fields": fields})
         return self._meta
 
@@ -249,6 +253,7 @@ class GoogleSheet:
             # values back, and the sync plans again
             self._check_guards(batch, repair=True)
         formulas: list[dict[str, Any]] = []
+        notes_at: dict[str, list[int]] = {}
         for tw in batch.tabs:
             appended: list[int] = []
             if tw.appends:
@@ -262,6 +267,7 @@ class GoogleSheet:
                     appended += list(range(first, first + len(chunk)))
                 if tw.guard_col is not None and tw.read_header is not None:
                     self._check_appended(tw, appended)
+            notes_at[tw.tab] = appended
             if tw.formula_templates:
                 for row in [r + 1 for r in tw.formula_rows] + appended:
                     for start, values in _runs({c: t.replace("\x00", str(row))
@@ -274,8 +280,42 @@ class GoogleSheet:
         for tw in batch.tabs:
             formatting += self._layout_requests(tw)
             formatting += self._name_requests(tw)
-        if formatting:
-            self._call(self.http.batch_update, self.key, {"requests": formatting})
+            formatting += self._note_requests(tw, notes_at.get(tw.tab, []))
+        for part in _split_requests(formatting):
+            self._call(self.http.batch_update, self.key, {"requests": part})
+
+    def _note_requests(self, tw: TabWrite, appended: list[int]) -> list[dict[str, Any]]:
+        """The reason as a note on each category cell whose reason changed (``updateCells`` with
+        ``fields: note``), one request per run of adjacent rows."""
+        notes = {(r, c): text for r, c, text in tw.notes}
+        if tw.append_notes is not None:
+            target, source = tw.append_notes
+            for row, line in zip(appended, tw.appends, strict=False):
+                value = line[source] if source < len(line) else None
+                if isinstance(value, str) and value:
+                    notes[(row - 1, target)] = value
+        if not notes:
+            return []
+        sheet = self._sheet(tw.tab) or (self.metadata(refresh=True) and self._sheet(tw.tab))
+        if sheet is None:
+            return []
+        sid = sheet["properties"]["sheetId"]
+        reqs: list[dict[str, Any]] = []
+        for col in sorted({c for _r, c in notes}):
+            rows = sorted(r for r, c in notes if c == col)
+            start = prev = rows[0]
+            for row in [*rows[1:], None]:
+                if row is not None and row == prev + 1 and row - start < NOTES_PER_REQUEST:
+                    prev = row
+                    continue
+                reqs.append({"updateCells": {
+                    "range": {"sheetId": sid, "startRowIndex": start, "endRowIndex": prev + 1,
+                              "startColumnIndex": col, "endColumnIndex": col + 1},
+                    "rows": [{"values": [{"note": notes[(r, col)]}]} for r in range(start, prev + 1)],
+                    "fields": "note"}})
+                if row is not None:
+                    start = prev = row
+        return reqs
 
     def _check_cell_limit(self, batch: WriteBatch) -> None:
         total = sum(s["properties"]["gridProperties"].get("rowCount", 0) *
@@ -409,6 +449,10 @@ class GoogleSheet:
                                                            "backgroundColor": _rgb("#D9E1F2")}},
                             "fields": "userEnteredFormat(textFormat.bold,backgroundColor)"}},
         ]
+        for col, width in tw.widths.items() if tw.created else ():
+            reqs.append({"updateDimensionProperties": {
+                "range": {"sheetId": sid, "dimension": "COLUMNS", "startIndex": col, "endIndex": col + 1},
+                "properties": {"pixelSize": width * 7}, "fields": "pixelSize"}})
         for col, kind in tw.kinds.items():
             if kind in NUMBER_FORMATS:
                 reqs.append({"repeatCell": {"range": _column(sid, col),
@@ -425,7 +469,7 @@ class GoogleSheet:
             col = by_header.get(spec.header)
             if col is None:
                 continue
-            if spec.note and (tw.created or col in tw.new_columns):
+            if spec.note and (tw.created or col in tw.new_columns or col in tw.relabels):
                 reqs.append({"updateCells": {"range": {"sheetId": sid, "startRowIndex": 0, "endRowIndex": 1,
                                                        "startColumnIndex": col, "endColumnIndex": col + 1},
                                              "rows": [{"values": [{"note": spec.note}]}], "fields": "note"}})
@@ -442,6 +486,17 @@ class GoogleSheet:
                                   "values": [{"userEnteredValue": c} for c in layout.dropdown[spec.name]]},
                     "showCustomUi": True, "strict": False,
                     "inputMessage": "A category code, or empty to let the rules decide."}}})
+        # computed columns: an owner who types over one is warned that the tool owns it
+        for pr in sheet.get("protectedRanges", []):
+            if pr.get("description", "").startswith(PROTECT_MARK):
+                reqs.append({"deleteProtectedRange": {"protectedRangeId": pr["protectedRangeId"]}})
+        for col in tw.protect:
+            reqs.append({"addProtectedRange": {"protectedRange": {
+                "range": {"sheetId": sid, "startRowIndex": tw.header_row, "startColumnIndex": col,
+                          "endColumnIndex": col + 1},
+                "description": f"{PROTECT_MARK}: " + _("computed at every sync; your edits here are "
+                                                       "overwritten. Set a manual category instead."),
+                "warningOnly": True}}})
         # our earlier colour rules (TEXT_EQ on one of our single columns) go before the new ones
         stale = [i for i, rule in enumerate(sheet.get("conditionalFormats", []))
                  if _is_ours(rule, ours)]
@@ -501,6 +556,21 @@ def _split(data: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
             yield part
             part, size = [], 0
         part.append(item)
+        size += n
+    if part:
+        yield part
+
+
+def _split_requests(reqs: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Parts of a spreadsheets:batchUpdate under the payload limit (a first sync's notes)."""
+    part: list[dict[str, Any]] = []
+    size = 0
+    for req in reqs:
+        n = len(json.dumps(req).encode()) + 2
+        if part and size + n > MAX_PAYLOAD:
+            yield part
+            part, size = [], 0
+        part.append(req)
         size += n
     if part:
         yield part

@@ -38,12 +38,14 @@ class Structure:
     ids: dict[int, str] = field(default_factory=dict)
     #: columns the write adds at the end: position -> header we will write there
     new_columns: dict[int, str] = field(default_factory=dict)
+    #: header cells the write relabels (a language switch): position -> the new header
+    relabels: dict[int, str] = field(default_factory=dict)
 
 
 def planned_structure(tw: TabWrite) -> Structure:
     """The structure a tab write was planned on (header row, id column, ids of guarded rows)."""
     return Structure(tw.header_row, list(tw.read_header or []), tw.guard_col or 0, dict(tw.guard),
-                     {c: tw.header[c] for c in tw.new_columns})
+                     {c: tw.header[c] for c in tw.new_columns}, dict(tw.relabels))
 
 
 def is_guarded(tw: TabWrite) -> bool:
@@ -56,7 +58,7 @@ def mismatch(expected: Structure, header_line: Sequence[Any], id_column: Sequenc
     have = [header_text(v) for v in header_line]
     for col, want in enumerate(expected.header):
         got = have[col] if col < len(have) else ""
-        if got != want:
+        if got != want and got != expected.relabels.get(col):
             return (f"column {col + 1} of the header row is now {got!r}, was {want!r} (a column was "
                     "inserted, moved, deleted or renamed meanwhile)")
     for col, ours in expected.new_columns.items():

@@ -220,6 +220,8 @@ class WorkbookSheet:
                 cell = ws.cell(row=1, column=col, value=header)
                 cell.font = Font(bold=True)
                 cell.fill = HEADER_FILL
+            for col, width in tw.widths.items():
+                ws.column_dimensions[get_column_letter(col + 1)].width = width
         for col in tw.new_columns:
             cell = ws.cell(row=tw.header_row + 1, column=col + 1, value=tw.header[col])
             cell.font = Font(bold=True)
@@ -309,9 +311,9 @@ def _layout(ws: Any, tw: TabWrite, layout: Layout) -> None:
         letter = get_column_letter(col + 1)
         if tw.created or col in tw.new_columns:
             ws.column_dimensions[letter].width = {"reason": 60, "problems": 40, "name": 32,
-                                                  "notes": 30}.get(spec.name, 14)
-            if spec.note:
-                ws.cell(row=1, column=col + 1).comment = Comment(spec.note, "sheets-sync")
+                                                  "notes": 30}.get(spec.name, max(14, len(spec.header) + 3))
+        if spec.note and (tw.created or col in tw.new_columns or col in tw.relabels):
+            ws.cell(row=tw.header_row + 1, column=col + 1).comment = Comment(spec.note, "sheets-sync")
         rng = f"{letter}2:{letter}1048576"
         if spec.name in layout.coloured:
             _replace_rules(ws, rng)

@@ -75,9 +75,11 @@ def test_owner_edits_sort_and_own_column_survive(cli: Callable[..., str], google
     assert rows2["7"][col["category"]] == forced and rows2["7"][col["notes"]] == "Позвонить"
     assert google_demo.values()[1][len(values[0])] == "mine"
     assert [str(r[col["id"]]) for r in google_demo.values()[1:]] == order
-    # read, check (header row and ids), one write of the changed cells, check again, one History append
+    # read, check (header row and ids), one write of the changed cells, check again, one History
+    # append; then the sheet ids and one batchUpdate of the changed reasons' notes
     assert google_demo.actions() == ["values.batchGet", "values.batchGet", "values.batchUpdate",
-                                     "values.batchGet", "values.append"]
+                                     "values.batchGet", "values.append", "spreadsheets.get",
+                                     "spreadsheets.batchUpdate"]
     assert cli("sync", "--config", config, code=0).startswith("No changes")
 
 

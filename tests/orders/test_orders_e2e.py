@@ -64,7 +64,7 @@ def check(folder: Path) -> None:
     assert (steady["revenue"], steady["orders_12m"], steady["xyz"], steady["cv_12m"]) == (1_200_000, 12, "X", 0)
     assert (lumpy["revenue"], lumpy["orders_12m"], lumpy["xyz"]) == (1_200_000, 12, "Z")
     assert steady["costs"] == steady["costs_12m"] == 960_000 and steady["roi_pct"] == 25
-    assert (steady["stage"], lumpy["stage"]) == ("regular", "regular")
+    assert (steady["stage"], lumpy["stage"]) == ("Regular", "Regular")  # the stage by its title
     assert (steady["category"], lumpy["category"]) == ("B", "D")  # not only often: steadily
     assert steady["abc"] == "A" and steady["months_active_12m"] == 12 and lumpy["months_active_12m"] == 2
     assert len(str(steady["rfm"])) == 3
