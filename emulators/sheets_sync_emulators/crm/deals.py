@@ -29,7 +29,7 @@ class PlannedDeal:
     modified: float  # epoch seconds, never after as_of's end
 
 
-def _epoch(day: dt.date, hour: int) -> float:
+def epoch(day: dt.date, hour: int) -> float:
     return dt.datetime(day.year, day.month, day.day, hour, tzinfo=_MSK).timestamp()
 
 
@@ -57,5 +57,5 @@ def plan(count: int, clients: int, rng: random.Random,
             modified_day = min(closed + dt.timedelta(days=rng.randrange(0, 3)), as_of)
         hour = 9 + rng.randrange(0, 9)
         out.append(PlannedDeal(number, client, amount, outcome, closed,
-                               _epoch(created_day, hour), _epoch(modified_day, hour)))
+                               epoch(created_day, hour), epoch(modified_day, hour)))
     return out
