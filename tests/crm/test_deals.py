@@ -312,3 +312,14 @@ def _read_then_stop(process: subprocess.Popen[str]) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_amocrm_if_modified_since_keeps_later_changes(amo: AmoCrmApp) -> None:
+    company = amo.state.add_company("Acme")
+    amo.state.add_lead("Старая", price=1, company_id=company.id, updated_at=1_700_000_000)
+    new = amo.state.add_lead("Новая", price=2, company_id=company.id, updated_at=1_800_000_000)
+    since = "Sat, 01 Jun 2024 00:00:00 GMT"  # 1_717_200_000
+    answer = requests.get(f"{amo.base_url}/api/v4/leads", timeout=10,  # type: ignore[attr-defined]
+                          headers={"Authorization": f"Bearer {amo.state.token}",
+                                   "If-Modified-Since": since})
+    assert [lead["id"] for lead in answer.json()["_embedded"]["leads"]] == [new.id]

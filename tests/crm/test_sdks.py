@@ -60,9 +60,12 @@ def hubspot_client(hub: HubSpotApp) -> Any:
 
 
 def test_hubspot_client_companies(hub: HubSpotApp, hubspot_client: Any) -> None:
-    from hubspot.crm.companies import (ApiException, PublicObjectSearchRequest,
-                                       SimplePublicObjectInput,
-                                       SimplePublicObjectInputForCreate)
+    from hubspot.crm.companies import (
+        ApiException,
+        PublicObjectSearchRequest,
+        SimplePublicObjectInput,
+        SimplePublicObjectInputForCreate,
+    )
 
     acme = hub.state.add_company(name="Acme", annualrevenue="125000")
     for i in range(120):

@@ -23,6 +23,8 @@ documentation is silent, the emulator makes a stated assumption:
 * ``filter[id]`` takes one id or a list (``filter[id][]=1&filter[id][]=2``); ``query`` matches
   a record's name or any custom field value as a case-insensitive substring; a time filter
   takes ``[from]``/``[to]`` (inclusive) or one exact value. Unknown filter keys are ignored.
+* ``If-Modified-Since`` on a list keeps the records updated after that instant (documented as
+  the way to read changes; a list with none answers 204).
 * A lead's ``_embedded.companies`` (its one company) is always there, as in the documentation's
   example; ``with=companies`` is accepted too. ``with=contacts`` / ``with=leads`` add those.
 * Reading one record that does not exist answers 204 with no body, as a list past its end.
@@ -35,6 +37,7 @@ documentation is silent, the emulator makes a stated assumption:
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from ..bitrix24.php import parse_query
@@ -220,8 +223,23 @@ def _text(app: AmoCrmApp, entity: Entity) -> str:
     return " ".join(parts).lower()
 
 
-def _filtered(app: AmoCrmApp, entity_type: str, params: dict[str, Any]) -> list[Entity]:
+def _since(request: Request | None) -> int | None:
+    """``If-Modified-Since`` (an HTTP date), which the documentation recommends for lists."""
+    raw = request.header("If-Modified-Since") if request is not None else None
+    if not raw:
+        return None
+    try:
+        return int(parsedate_to_datetime(raw).timestamp())
+    except (TypeError, ValueError):
+        return None
+
+
+def _filtered(app: AmoCrmApp, entity_type: str, params: dict[str, Any],
+              request: Request | None = None) -> list[Entity]:
     rows = list(app.state.entities[entity_type].values())
+    since = _since(request)
+    if since is not None:
+        rows = [r for r in rows if r.updated_at > since]
     filt = params.get("filter") or {}
     if not isinstance(filt, dict):
         filt = {}
@@ -269,7 +287,7 @@ def list_entities(app: AmoCrmApp, request: Request, entity_type: str) -> Respons
     params = _params(request)
     page = _int_arg(params, "page", 1, 10**9)
     limit = _int_arg(params, "limit", 50, MAX_PAGE)
-    rows = _filtered(app, entity_type, params)
+    rows = _filtered(app, entity_type, params, request)
     chunk = rows[(page - 1) * limit: page * limit]
     if not chunk:
         return Response(204)
