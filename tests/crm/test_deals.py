@@ -323,3 +323,17 @@ def test_amocrm_if_modified_since_keeps_later_changes(amo: AmoCrmApp) -> None:
                           headers={"Authorization": f"Bearer {amo.state.token}",
                                    "If-Modified-Since": since})
     assert [lead["id"] for lead in answer.json()["_embedded"]["leads"]] == [new.id]
+
+
+def test_bitrix24_id_ranges_in_filters(b24: Bitrix24App) -> None:
+    ids = [b24.state.add_deal(f"D{i}").id for i in range(120)]
+
+    def listed(filt: dict[str, Any], start: int = -1) -> list[int]:
+        body = b24_call(b24, "crm.deal.list", {"filter": filt, "select": ["ID"],
+                                               "start": start}).json()
+        return [int(r["ID"]) for r in body["result"]]
+    assert listed({">ID": ids[10]}) == ids[11:61]
+    assert listed({">=ID": ids[10], "<ID": ids[13]}) == ids[10:13]
+    assert listed({"<=ID": ids[2]}) == ids[:3]
+    assert listed({">ID": ids[-1]}) == []
+    assert listed({">ID": ids[100], "TITLE": "D110"}, start=0) == [ids[110]]

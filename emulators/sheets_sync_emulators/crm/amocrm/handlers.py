@@ -267,8 +267,7 @@ def _filtered(app: AmoCrmApp, entity_type: str, params: dict[str, Any],
     query = str(params.get("query") or "").strip().lower()
     if query:
         rows = [r for r in rows if query in _text(app, r)]
-    rows.sort(key=lambda r: r.id)
-    order = params.get("order")
+    order = params.get("order")  # records are kept in id order (ids only grow)
     if isinstance(order, dict):
         for key, direction in reversed(list(order.items())):
             if key in ("id", "created_at", "updated_at"):

@@ -32,7 +32,9 @@ found."). Stated assumptions where neither says:
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import math
 import re
 import time
 from collections.abc import Callable
@@ -183,38 +185,78 @@ def _typed(entity: str, key: str, value: Any) -> Any:
 
 
 _OPS = (">=", "<=", "!=", "!@", "!%", ">", "<", "=", "@", "!", "%")
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b}
 
 
-def _matches(entity: str, item: Item, key: str, value: Any) -> bool:
+def _condition(entity: str, key: str, value: Any) -> Callable[[Item], bool]:
+    """One filter entry (``">DATE_MODIFY": "2026-01-01"``) as a test of a record, parsed
+    once per request rather than once per record."""
     op = ""
     for candidate in _OPS:
         if key.startswith(candidate):
             op, key = candidate, key[len(candidate):]
             break
     key = key.upper() if key.upper() in ENTITY_FIELDS[entity] else key
-    raw = item.id if key == "ID" else item.fields.get(key)
-    if key == "COMPANY_ID" and raw in (None, ""):
-        raw = 0
-    actual = _typed(entity, key, raw)
+
+    def actual_of(item: Item) -> Any:
+        raw = item.id if key == "ID" else item.fields.get(key)
+        if key == "COMPANY_ID" and raw in (None, ""):
+            raw = 0
+        return raw
+
     if op in ("@", "!@") or (op in ("", "=") and isinstance(value, list)):
-        values = value if isinstance(value, list) else [value]
-        found = any(actual == _typed(entity, key, v) for v in values)
-        return not found if op == "!@" else found
+        wanted_set = [_typed(entity, key, v) for v in
+                      (value if isinstance(value, list) else [value])]
+        negate = op == "!@"
+        return lambda item: (_typed(entity, key, actual_of(item)) in wanted_set) != negate
     if op in ("%", "!%"):
-        found = str(value).lower() in str(raw or "").lower()
-        return not found if op == "!%" else found
+        needle, negate = str(value).lower(), op == "!%"
+        return lambda item: (needle in str(actual_of(item) or "").lower()) != negate
     wanted = _typed(entity, key, value) if value not in ("", None) else None
     if op in ("", "="):
-        return actual == wanted or (wanted is None and actual in (None, "", 0.0))
+        return lambda item: (lambda a: a == wanted or (wanted is None and a in (None, "", 0.0)))(
+            _typed(entity, key, actual_of(item)))
     if op in ("!", "!="):
-        return actual != wanted
-    if actual is None or wanted is None:
-        return False
-    try:
-        return bool({">": actual > wanted, ">=": actual >= wanted, "<": actual < wanted,
-                     "<=": actual <= wanted}[op])
-    except TypeError:
-        return False
+        return lambda item: _typed(entity, key, actual_of(item)) != wanted
+    compare = _COMPARE[op]
+
+    def test(item: Item) -> bool:
+        actual = _typed(entity, key, actual_of(item))
+        if actual is None or wanted is None:
+            return False
+        try:
+            return compare(actual, wanted)
+        except TypeError:
+            return False
+    if key == "ID" and isinstance(wanted, float):
+        # records are kept in id order: the list can bisect instead of testing each one
+        low, high = -math.inf, math.inf
+        if op == ">":
+            low = math.floor(wanted) + 1
+        elif op == ">=":
+            low = math.ceil(wanted)
+        elif op == "<":
+            high = math.ceil(wanted) - 1
+        else:
+            high = math.floor(wanted)
+        return _Bounded(test, (low, high))
+    return test
+
+
+class _Bounded:
+    """A filter test on ID that also says its range, so a list can bisect for it."""
+
+    def __init__(self, test: Callable[[Item], bool], bounds: tuple[float, float]) -> None:
+        self.test, self.bounds = test, bounds
+
+    def __call__(self, item: Item) -> bool:
+        return self.test(item)
+
+
+def _matches(entity: str, item: Item, key: str, value: Any) -> bool:
+    return _condition(entity, key, value)(item)
 
 
 def _sort_key(entity: str, key: str) -> Callable[[Item], Any]:
@@ -233,19 +275,30 @@ def list_items(app: Bitrix24App, entity: str, params: dict[str, Any]) -> Outcome
     order = _param(params, "order") or {"ID": "ASC"}
     if not isinstance(order, dict):
         raise MethodError(400, "", "Parameter 'order' must be array.")
-    rows = [c for c in app.state.items[entity].values()
-            if all(_matches(entity, c, str(k), v) for k, v in filt.items())]
-    rows.sort(key=lambda c: c.id)
-    for key, direction in reversed(list(order.items())):
-        name = str(key).upper()
-        rows.sort(key=_sort_key(entity, name), reverse=str(direction).upper() == "DESC")
+    tests = [_condition(entity, str(k), v) for k, v in filt.items()]
+    # records are kept in id order (ids only grow), so ID ASC needs no sort
+    records = app.state.items[entity]
+    ids = list(records)
+    for test in tests:  # ID ranges: a bisect each
+        if isinstance(test, _Bounded):
+            low, high = test.bounds
+            ids = ids[bisect.bisect_left(ids, low):bisect.bisect_right(ids, high)]
+    tests = [t for t in tests if not isinstance(t, _Bounded)]
+    if tests:
+        ids = [i for i in ids if all(t(records[i]) for t in tests)]
+    orders = [(str(k).upper(), str(d).upper() == "DESC") for k, d in order.items()]
+    if orders != [("ID", False)]:
+        rows = [records[i] for i in ids]
+        for name, descending in reversed(orders):
+            rows.sort(key=_sort_key(entity, name), reverse=descending)
+        ids = [r.id for r in rows]
     select = _select(app, entity, _param(params, "select"))
     start = _int(_param(params, "start") or 0, "start")
     if start == -1:
-        return Outcome([render_item(app, c, select) for c in rows[:PAGE]])
-    chunk = rows[start:start + PAGE]
-    more = start + PAGE < len(rows)
-    return Outcome([render_item(app, c, select) for c in chunk], total=len(rows),
+        return Outcome([render_item(app, records[i], select) for i in ids[:PAGE]])
+    chunk = ids[start:start + PAGE]
+    more = start + PAGE < len(ids)
+    return Outcome([render_item(app, records[i], select) for i in chunk], total=len(ids),
                    next=start + PAGE if more else None)
 
 

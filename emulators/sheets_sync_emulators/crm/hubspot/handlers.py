@@ -34,6 +34,7 @@ documentation (objects, search, pipelines, associations guides). Stated assumpti
 
 from __future__ import annotations
 
+import bisect
 import json
 import uuid
 from collections.abc import Callable
@@ -171,23 +172,28 @@ def list_records(app: HubSpotApp, request: Request, object_type: str) -> Respons
     limit = _limit(request)
     names = _names(app, object_type, request.query.get("properties"))
     linked = _associations(request)
-    ordered = sorted(app.state.objects[object_type].values(), key=lambda c: int(c.id))
+    records = app.state.objects[object_type]
+    # records are kept in id order (ids only grow, all of one length): a cursor is a bisect
+    ids = list(records)
     after = request.arg("after")
+    first = 0
     if after:
         if not after.isdigit():
             raise _fail(400, f"after {after!r} is not a valid paging cursor",
                         "VALIDATION_ERROR")
-        ordered = [c for c in ordered if int(c.id) >= int(after)]
-    chunk, rest = ordered[:limit], ordered[limit:]
+        first = bisect.bisect_left([int(i) for i in ids], int(after)) \
+            if len(after) != len(ids[0] if ids else "") else bisect.bisect_left(ids, after)
+    chunk = [records[i] for i in ids[first:first + limit]]
+    rest = ids[first + limit:first + limit + 1]
     body: dict[str, Any] = {"results": [render_record(c, names, linked) for c in chunk]}
     if rest:
         host = request.header("Host") or "api.hubapi.com"
-        query = f"limit={limit}&after={rest[0].id}"
+        query = f"limit={limit}&after={rest[0]}"
         if names is not None:
             query += "&properties=" + quote(",".join(names))
         if linked:
             query += "&associations=" + quote(",".join(linked))
-        body["paging"] = {"next": {"after": rest[0].id,
+        body["paging"] = {"next": {"after": rest[0],
                                    "link": f"http://{host}/crm/v3/objects/{object_type}?{query}"}}
     return Response.json(200, body)
 
