@@ -653,7 +653,7 @@ def list_associations_v3(app: HubSpotApp, request: Request, object_type: str, re
     record = _find(app, object_type, record_id)
     kind = _association_type(object_type, to_type)
     return Response.json(200, {"results": [{"id": i, "type": kind}
-                                           for i in record.associations.get(to_type, [])]})
+                                           for i in record.associations.get(to_type, {})]})
 
 
 def _v4_types(object_type: str, to_type: str) -> list[dict[str, Any]]:
@@ -669,7 +669,7 @@ def list_associations_v4(app: HubSpotApp, request: Request, object_type: str, re
     record = _find(app, object_type, record_id)
     return Response.json(200, {"results": [
         {"toObjectId": int(i), "associationTypes": _v4_types(object_type, to_type)}
-        for i in record.associations.get(to_type, [])]})
+        for i in record.associations.get(to_type, {})]})
 
 
 def associate_default(app: HubSpotApp, request: Request, object_type: str, record_id: str,

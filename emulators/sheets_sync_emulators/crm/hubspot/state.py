@@ -126,7 +126,8 @@ class Record:
     created_at: str
     updated_at: str
     object_type: str = "companies"
-    associations: dict[str, list[str]] = field(default_factory=dict)  # to type -> ids
+    # to type -> ids, as an ordered set (a company can hold thousands of deals)
+    associations: dict[str, dict[str, None]] = field(default_factory=dict)
 
 
 Company = Record  # the name the companies-only emulator used
@@ -247,16 +248,14 @@ class HubSpotState:
     def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
         for a_type, a_id, b_type, b_id in ((from_type, from_id, to_type, to_id),
                                            (to_type, to_id, from_type, from_id)):
-            ids = self.objects[a_type][str(a_id)].associations.setdefault(b_type, [])
-            if str(b_id) not in ids:
-                ids.append(str(b_id))
+            self.objects[a_type][str(a_id)].associations.setdefault(b_type, {})[str(b_id)] = None
 
     def dissociate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
         for a_type, a_id, b_type, b_id in ((from_type, from_id, to_type, to_id),
                                            (to_type, to_id, from_type, from_id)):
             record = self.objects[a_type].get(str(a_id))
-            if record is not None and str(b_id) in record.associations.get(b_type, []):
-                record.associations[b_type].remove(str(b_id))
+            if record is not None:
+                record.associations.get(b_type, {}).pop(str(b_id), None)
 
     def set_record_value(self, object_type: str, record_id: str | int, name: str,
                          value: Any) -> None:
