@@ -337,3 +337,13 @@ def test_bitrix24_id_ranges_in_filters(b24: Bitrix24App) -> None:
     assert listed({"<=ID": ids[2]}) == ids[:3]
     assert listed({">ID": ids[-1]}) == []
     assert listed({">ID": ids[100], "TITLE": "D110"}, start=0) == [ids[110]]
+
+
+def test_hubspot_archived_records_are_gone(hub: HubSpotApp) -> None:
+    deal = hub.state.add_deal(dealname="Gone", amount="5")
+    hub.state.add_deal(dealname="Kept", amount="6")
+    assert hub_call(hub, "DELETE", f"/crm/v3/objects/deals/{deal.id}").status_code == 204
+    live = hub_call(hub, "GET", "/crm/v3/objects/deals").json()["results"]
+    assert [d["properties"]["dealname"] for d in live] == ["Kept"]
+    archived = hub_call(hub, "GET", "/crm/v3/objects/deals", archived="true").json()
+    assert archived["results"] == []

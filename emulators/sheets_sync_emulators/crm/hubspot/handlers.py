@@ -28,6 +28,7 @@ documentation (objects, search, pipelines, associations guides). Stated assumpti
 * A record rejected by the ``reject`` fault shows up like a missing one: a 207 entry with
   ``context.ids``, category ``VALIDATION_ERROR`` and the given message.
 * ``limit`` over 100 and more than 100 batch inputs answer 400 ``VALIDATION_ERROR``.
+* An archived (deleted) record is gone: ``archived=true`` lists nothing.
 * Search sorts by record id (creation order) unless ``sorts`` says otherwise; string values
   compare case-insensitively, numbers as numbers, datetimes as instants (epoch ms or ISO).
 """
@@ -170,6 +171,8 @@ def _associations(request: Request) -> list[str]:
 
 def list_records(app: HubSpotApp, request: Request, object_type: str) -> Response:
     limit = _limit(request)
+    if (request.arg("archived") or "").lower() == "true":
+        return Response.json(200, {"results": []})  # archived records are not kept
     names = _names(app, object_type, request.query.get("properties"))
     linked = _associations(request)
     records = app.state.objects[object_type]
