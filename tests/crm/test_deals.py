@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
+from sheets_sync_emulators.core import ManualClock
 from sheets_sync_emulators.crm import AmoCrmApp, Bitrix24App, HubSpotApp
 from sheets_sync_emulators.crm.__main__ import seed, seed_deals
-from sheets_sync_emulators.crm.limits import ManualClock
 
 AS_OF = dt.date(2026, 6, 30)
 
