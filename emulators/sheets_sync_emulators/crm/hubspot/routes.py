@@ -1,43 +1,59 @@
-"""HubSpot URL patterns -> handlers (companies, contacts and deals share them)."""
+"""HubSpot URL patterns -> handlers (companies, contacts and deals share them).
+
+Each object type gets its own literal routes (``GET /crm/v3/objects/deals``), so the action
+names faults match on and the log shows name the object type.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from ..core import Route
 from . import handlers as h
+from .state import OBJECT_TYPES
 
-OBJ = r"(?P<object_type>companies|contacts|deals)"
-TO = r"(?P<to_type>companies|contacts|deals)"
 ID = r"(?P<record_id>[^/]+)"
 
 
-def _re(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _object_routes(obj: str) -> list[Route]:
+    def route(method: str, pattern: str, handler: object) -> Route:
+        return (method, re.compile(pattern), partial(handler, object_type=obj))  # type: ignore[call-overload]
+    base = f"/crm/v3/objects/{obj}"
+    out = [
+        route("GET", base, h.list_records),
+        route("POST", base, h.create_record),
+        route("POST", f"{base}/batch/update", h.batch_update),
+        route("POST", f"{base}/batch/read", h.batch_read),
+        route("POST", f"{base}/batch/create", h.batch_create),
+        route("POST", f"{base}/batch/archive", h.batch_archive),
+        route("POST", f"{base}/search", h.search),
+    ]
+    for to in OBJECT_TYPES:
+        out += [
+            route("GET", rf"{base}/{ID}/associations/{to}",
+                  partial(h.list_associations_v3, to_type=to)),
+            route("GET", rf"/crm/v4/objects/{obj}/{ID}/associations/{to}",
+                  partial(h.list_associations_v4, to_type=to)),
+            route("PUT", rf"/crm/v4/objects/{obj}/{ID}/associations/default/{to}/(?P<to_id>[^/]+)",
+                  partial(h.associate_default, to_type=to)),
+            route("DELETE", rf"/crm/v4/objects/{obj}/{ID}/associations/{to}/(?P<to_id>[^/]+)",
+                  partial(h.remove_associations, to_type=to)),
+        ]
+    out += [
+        route("GET", rf"{base}/{ID}", h.get_record),
+        route("PATCH", rf"{base}/{ID}", h.update_record),
+        route("DELETE", rf"{base}/{ID}", h.archive_record),
+        route("GET", f"/crm/v3/properties/{obj}", h.list_properties),
+        route("POST", f"/crm/v3/properties/{obj}", h.create_property),
+        route("GET", rf"/crm/v3/properties/{obj}/(?P<name>[^/]+)", h.get_property),
+        route("PATCH", rf"/crm/v3/properties/{obj}/(?P<name>[^/]+)", h.update_property),
+    ]
+    return out
 
 
-ROUTES: list[Route] = [
-    ("GET", _re(rf"/crm/v3/objects/{OBJ}"), h.list_records),
-    ("POST", _re(rf"/crm/v3/objects/{OBJ}"), h.create_record),
-    ("POST", _re(rf"/crm/v3/objects/{OBJ}/batch/update"), h.batch_update),
-    ("POST", _re(rf"/crm/v3/objects/{OBJ}/batch/read"), h.batch_read),
-    ("POST", _re(rf"/crm/v3/objects/{OBJ}/batch/create"), h.batch_create),
-    ("POST", _re(rf"/crm/v3/objects/{OBJ}/batch/archive"), h.batch_archive),
-    ("POST", _re(rf"/crm/v3/objects/{OBJ}/search"), h.search),
-    ("GET", _re(rf"/crm/v3/objects/{OBJ}/{ID}/associations/{TO}"), h.list_associations_v3),
-    ("GET", _re(rf"/crm/v3/objects/{OBJ}/{ID}"), h.get_record),
-    ("PATCH", _re(rf"/crm/v3/objects/{OBJ}/{ID}"), h.update_record),
-    ("DELETE", _re(rf"/crm/v3/objects/{OBJ}/{ID}"), h.archive_record),
-    ("GET", _re(rf"/crm/v4/objects/{OBJ}/{ID}/associations/{TO}"), h.list_associations_v4),
-    ("PUT", _re(rf"/crm/v4/objects/{OBJ}/{ID}/associations/default/{TO}/(?P<to_id>[^/]+)"),
-     h.associate_default),
-    ("DELETE", _re(rf"/crm/v4/objects/{OBJ}/{ID}/associations/{TO}/(?P<to_id>[^/]+)"),
-     h.remove_associations),
-    ("GET", _re(rf"/crm/v3/properties/{OBJ}"), h.list_properties),
-    ("POST", _re(rf"/crm/v3/properties/{OBJ}"), h.create_property),
-    ("GET", _re(rf"/crm/v3/properties/{OBJ}/(?P<name>[^/]+)"), h.get_property),
-    ("PATCH", _re(rf"/crm/v3/properties/{OBJ}/(?P<name>[^/]+)"), h.update_property),
-    ("GET", _re(r"/crm/v3/pipelines/deals"), h.list_pipelines),
-    ("GET", _re(r"/crm/v3/pipelines/deals/(?P<pipeline_id>[^/]+)"), h.get_pipeline),
-    ("GET", _re(r"/crm/v3/pipelines/deals/(?P<pipeline_id>[^/]+)/stages"), h.list_stages),
+ROUTES: list[Route] = [route for obj in OBJECT_TYPES for route in _object_routes(obj)] + [
+    ("GET", re.compile(r"/crm/v3/pipelines/deals"), h.list_pipelines),
+    ("GET", re.compile(r"/crm/v3/pipelines/deals/(?P<pipeline_id>[^/]+)"), h.get_pipeline),
+    ("GET", re.compile(r"/crm/v3/pipelines/deals/(?P<pipeline_id>[^/]+)/stages"), h.list_stages),
 ]
