@@ -7,6 +7,9 @@ budget per method (:attr:`operation`, 480 s per 10 minutes, over it: 429
 ``OPERATION_TIME_LIMIT``); each executed method costs :attr:`op_cost` seconds of it. Set
 :attr:`result_error_as_list` to answer ``batch`` errors as a plain list, as recorded on live
 portals. Every answer is HTTP 200 for ``batch``; see :mod:`.handlers` for the assumptions.
+Method names are matched case-insensitively. A method or path it does not emulate answers 501
+``NOT_EMULATED``, ``not emulated: <method>`` (inside a batch, that command's error), so a
+client's failure names the emulator's gap, not the client.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class Bitrix24App(Service):
     def authorize(self, request: Request) -> Response | None:
         match = WEBHOOK.fullmatch(request.path)
         if match is None:
-            return None  # answered 404 by not_found
+            return None  # answered 501 by not_found
         if match["user_id"] != str(self.state.user_id) or match["code"] != self.state.code:
             return self.error(401, "NO_AUTH_FOUND", "Wrong authorization data")
         return None
@@ -71,7 +74,7 @@ class Bitrix24App(Service):
         return self.error(status, "INTERNAL_SERVER_ERROR", "Internal server error")
 
     def not_found(self, request: Request) -> Response:
-        return self.error(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+        return self.error(501, "NOT_EMULATED", f"not emulated: {request.method} {request.path}")
 
     def params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = parse_query(request.target.partition("?")[2])
@@ -91,9 +94,10 @@ class Bitrix24App(Service):
 
     def call(self, method: str, params: dict[str, Any]) -> Outcome:
         """Run one REST method (directly or from a batch), charging its operating time."""
-        impl = handlers.METHODS.get(method)
+        impl = handlers.find(method)
         if impl is None:
-            raise MethodError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+            raise MethodError(501, "NOT_EMULATED", f"not emulated: {method}")
+        method = method.lower()
         now = self.clock()
         if self.operation.blocked(method, now):
             raise MethodError(429, "OPERATION_TIME_LIMIT",
@@ -116,11 +120,13 @@ class Bitrix24App(Service):
 
     # the generic router has no routes; every webhook call lands here
     def handle_method(self, request: Request, method: str) -> Response:
+        if method.lower() != "batch" and handlers.find(method) is None:
+            return self.not_found(request)
         start = time.time()
         try:
             params = self.params(request)
             with self.lock:
-                outcome = (handlers.batch(self, params) if method == "batch"
+                outcome = (handlers.batch(self, params) if method.lower() == "batch"
                            else self.call(method, params))
         except MethodError as exc:
             return Response.json(exc.status, exc.body())
@@ -131,12 +137,12 @@ class Bitrix24App(Service):
             body["next"] = outcome.next
         if outcome.total is not None:
             body["total"] = outcome.total
-        body["time"] = handlers.time_block(self, method, start)
+        body["time"] = handlers.time_block(self, method.lower(), start)
         return Response.json(200, body)
 
     def count_items(self, request: Request) -> int | None:
         match = WEBHOOK.fullmatch(request.path)
-        if match is None or match["method"] != "batch":
+        if match is None or match["method"].lower() != "batch":
             return None
         cmd = self.params(request).get("cmd") or {}
         return len(cmd)

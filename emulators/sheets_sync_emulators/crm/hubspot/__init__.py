@@ -1,10 +1,14 @@
-"""A HubSpot CRM v3 emulator: companies, company properties, Bearer auth, 100 requests / 10 s.
+"""A HubSpot CRM emulator: companies, contacts, deals, their properties, deal pipelines and
+associations (CRM v3 objects and search, v4 association lists), Bearer auth, 100 requests / 10 s.
 
 ``HubSpotApp()`` holds :attr:`state` (:class:`~.state.HubSpotState`), the request log and the
 fault switches. :attr:`limiter` is HubSpot's Free/Starter burst limit (100 requests per rolling
 10 s; ``limit``/``window`` arguments change it for other tiers or fast tests); over it the
 answer is 429 ``RATE_LIMIT`` with ``policyName: TEN_SECONDLY_ROLLING``. Every answer carries the
-documented ``X-HubSpot-RateLimit-*`` headers. See :mod:`.handlers` for the assumptions.
+documented ``X-HubSpot-RateLimit-*`` headers. A path it does not emulate answers 501 with
+``not emulated: <method> <path>`` in HubSpot's error shape (category ``NOT_EMULATED``), so a
+client's failure names the emulator's gap, not the client. See :mod:`.handlers` for the
+assumptions.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ class HubSpotApp(Service):
         return error(status, "internal error", "INTERNAL_ERROR" if status >= 500 else None)
 
     def not_found(self, request: Request) -> Response:
-        return Response(404, b"", {"Content-Type": "text/html"})
+        return error(501, f"not emulated: {request.method} {request.path}", "NOT_EMULATED")
 
     def count_items(self, request: Request) -> int | None:
         if request.path.endswith("/batch/update"):
