@@ -156,7 +156,8 @@ def cases(draw: Any) -> dict[str, Any]:
 
 def _inputs(layout: str | None) -> Any:
     config = SimpleNamespace(sheet=SimpleNamespace(clients_tab="Clients"))
-    return SimpleNamespace(config=config, rules=RULES, now=NOW, state=SimpleNamespace(layout=layout, former_language=""))
+    state = SimpleNamespace(layout=layout, former_language="")
+    return SimpleNamespace(config=config, rules=RULES, now=NOW, state=state)
 
 
 def _typed(values: Any) -> str:
