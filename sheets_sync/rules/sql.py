@@ -37,6 +37,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from ..parsing import _FALSE, _TRUE, EMPTY_MARKERS, MAX_INTEGER_DIGITS, MAX_YEAR, MIN_YEAR, TWO_DIGIT_PIVOT
+from ..serials import EPOCH, MAX_SERIAL
 from ..table import COLUMNS, Kind
 from .expr import ARITH_OPS, And, Arith, Cmp, Col, Const, Func, In, Neg, Node, Not, Or, Param, Type, to_text
 from .loader import RuleSet
@@ -51,7 +52,6 @@ _NUMBER_RE = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
 _TIME_RE = r"([ T]\s*[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*(Z|[-+][0-9]{2}(:?[0-9]{2})?)?)?"
 _DATE_RE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}" + _TIME_RE + "$"
 _DOTTED_RE = r"^[0-9]{1,2}\.[0-9]{1,2}\.([0-9]{2}|[0-9]{4})" + _TIME_RE + "$"
-_MAX_SERIAL = 2958465
 
 
 class Unsupported(ValueError):
@@ -201,8 +201,8 @@ class _Parser:
                      + sa.func.substr(s, 1, 2))
         digits = sa.and_(t == "text", s != "", sa.not_(s.op("GLOB")("*[^0-9]*")))
         serial = sa.case((t.in_(["integer", "real"]), col), (digits, sa.cast(s, sa.Integer)))
-        serial_ok = sa.and_(serial >= 1, serial <= _MAX_SERIAL)
-        as_serial = sa.func.date("1899-12-30", sa.literal("+", sa.String) + sa.cast(
+        serial_ok = sa.and_(serial >= 1, serial <= MAX_SERIAL)
+        as_serial = sa.func.date(EPOCH.isoformat(), sa.literal("+", sa.String) + sa.cast(
             sa.cast(serial, sa.Integer), sa.String) + sa.literal(" days", sa.String))
         value = sa.case((iso_ok, head), (dotted_ok, as_dotted), (serial_ok, as_serial))
         blank = sa.or_(col.is_(None), sa.and_(t == "text", sa.func.lower(s).in_(_MARKERS)))
