@@ -452,7 +452,8 @@ class InDatabaseResult:
 
 
 def categorize_in_database(crm: SqlCrm, rules: Any, fields: Mapping[str, str],
-                           as_of: Any, *, counts: bool = True) -> InDatabaseResult:
+                           as_of: Any, *, counts: bool = True,
+                           years: tuple[int, int] | None = None) -> InDatabaseResult:
     """Categorize every client inside the database with one statement, writing only the
     categories that differ (unqualified clients keep what they have)."""
     from ..categorize import UNQUALIFIED
@@ -462,8 +463,8 @@ def categorize_in_database(crm: SqlCrm, rules: Any, fields: Mapping[str, str],
     src = crm.source().order_by(None).subquery("src")
     mapping = resolve_mapping(src.c.keys(), fields, extra=rules.columns)
     try:
-        result = compile_rules(rules, src, mapping, crm.id_field, as_of,
-                               crm.engine.dialect.name).subquery("result")
+        result = compile_rules(rules, src, mapping, crm.id_field, as_of, crm.engine.dialect.name,
+                               *([years] if years else [])).subquery("result")
     except Unsupported as exc:
         raise CrmError(f"CRM database {crm.where}: {exc}; run `categorize` on an export "
                        "file, or `sheets-sync sync`, instead.") from None
@@ -524,6 +525,6 @@ def categorize_config_in_database(config_path: Path | None, rules_path: Path | N
         if today is None:
             fixed = os.environ.get("SHEETS_SYNC_NOW")
             today = datetime.fromisoformat(fixed).date() if fixed else date.today()
-        return categorize_in_database(crm, rules, config.fields, today)
+        return categorize_in_database(crm, rules, config.fields, today, years=config.parsing.years)
     finally:
         crm.close()

@@ -78,7 +78,8 @@ def _flag(cond: sa.ColumnElement) -> sa.ColumnElement:
 class _Parser:
     """Raw column -> (typed value, 'not readable' flag), per dialect."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, years: tuple[int, int] = (MIN_YEAR, MAX_YEAR)) -> None:
+        self.years = years  # [parsing] min_year, max_year: dates outside are typos
         if dialect not in ("postgresql", "sqlite"):
             raise Unsupported(f"in-database categorizing supports PostgreSQL and SQLite, not "
                               f"{dialect}")
@@ -235,7 +236,7 @@ class _Parser:
                                (value != whole, sa.null()), else_=value)
             return sa.case((sa.and_(*conditions), value))
         if kind is Kind.DATE:
-            ok = sa.and_(self.year(value) >= MIN_YEAR, self.year(value) <= MAX_YEAR)
+            ok = sa.and_(self.year(value) >= self.years[0], self.year(value) <= self.years[1])
             if name in ("first_order", "last_order"):
                 day = sa.literal(as_of, sa.Date) if self.pg else sa.literal(as_of.isoformat())
                 ok = sa.and_(ok, value <= day)
@@ -346,11 +347,13 @@ def _compare(op: str, a: sa.ColumnElement, b: sa.ColumnElement) -> sa.ColumnElem
 
 
 def compile_rules(rules: RuleSet, source: sa.FromClause, mapping: Mapping[str, str],
-                  key: str, as_of: date, dialect: str) -> sa.Select:
+                  key: str, as_of: date, dialect: str,
+                  years: tuple[int, int] = (MIN_YEAR, MAX_YEAR)) -> sa.Select:
     """The SELECT (``id, category, rule_category, stage, qualified, reason``) that categorizes
     every row of ``source``; ``mapping`` maps canonical columns to ``source``'s columns
-    (as :func:`sheets_sync.table.resolve_mapping` gives it) and ``key`` is the id column."""
-    parser = _Parser(dialect)
+    (as :func:`sheets_sync.table.resolve_mapping` gives it) and ``key`` is the id column;
+    ``years`` are the years dates are read in (``[parsing] min_year``/``max_year``)."""
+    parser = _Parser(dialect, years)
     kinds = {**COLUMNS, **rules.columns}
 
     # 1. raw -> typed values, and a 'not readable' flag per column

@@ -127,3 +127,23 @@ def test_in_database_checks_the_fields_as_every_command(cli: Callable[..., str],
         out = cli(*args, "--config", config, code=2)
         assert "[fields]: unknown column 'partners'" in out and "declare it in the rules' COLUMNS" in out
     assert set(categories(db).values()) == {None}
+
+
+def test_in_database_reads_dates_in_the_configured_years(cli: Callable[..., str], db: Db,
+                                                          tmp_path: Path) -> None:
+    """[parsing] min_year holds for the rules compiled to SQL as for pandas: a first order in
+    1995 under min_year = 2000 is a typo, its client unqualified in both (and left alone)."""
+    import datetime as dt
+
+    from .clients import FIELDS
+
+    rows = clean_rows(20)
+    rows[0]["first_order"] = dt.date(1995, 3, 1)
+    load(db.engine, rows)
+    config = str(write_config(tmp_path / "cfg", db.crm_toml(), "[parsing]\nmin_year = 2000\n\n" + FIELDS))
+    summary = json.loads(cli("sync", "--config", config, "--json", code=None))
+    first = next(u for u in summary["unqualified"] if u["id"] == str(rows[0]["id"]))
+    assert "first_order" in first["problems"] and "1995" in first["problems"], first
+    out = cli("categorize", "--in-database", "--config", config)
+    assert "; 0 categories changed" in out, out
+    assert categories(db)[rows[0]["id"]] is None
