@@ -19,7 +19,7 @@ from typing import Any
 
 from .crm.base import CrmSettings
 from .errors import ConfigError
-from .i18n import LANGUAGES, NC_, all_languages
+from .i18n import LANGUAGES, NC_, _, all_languages
 from .parsing import HARD_MAX_YEAR, HARD_MIN_YEAR, MAX_YEAR, MIN_YEAR, DateOrder
 from .table import COLUMNS, ParseOptions, header_key
 
@@ -149,10 +149,10 @@ def find_config(path: str | Path | None) -> Path:
     candidate = Path(path) if path else Path.cwd() / DEFAULT_NAME
     if not candidate.is_file():
         if path:
-            raise ConfigError(f"Config file {candidate} does not exist.")
-        raise ConfigError(
-            f"No {DEFAULT_NAME} in {Path.cwd()}. Pass --config PATH, or run "
-            "`sheets-sync demo` to create a working example.")
+            raise ConfigError(_("Config file {path} does not exist.").format(path=candidate))
+        raise ConfigError(_(
+            "No {name} in {folder}. Pass --config PATH, or run `sheets-sync demo` to create a "
+            "working example.").format(name=DEFAULT_NAME, folder=Path.cwd()))
     return candidate
 
 

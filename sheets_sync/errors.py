@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from .i18n import N_
+
 
 class ExitCode(IntEnum):
     """Exit codes of the ``sheets-sync`` command (documented in the README and ``--help``)."""
@@ -45,11 +47,11 @@ class ExitCode(IntEnum):
 
 #: What each exit code means: the one table behind the README's and every ``--help``'s.
 EXIT_MEANINGS: dict[ExitCode, str] = {
-    ExitCode.OK: "done (with changes or none)",
-    ExitCode.PARTIAL: "partial: some clients unqualified or rejected by the CRM (listed)",
-    ExitCode.CONFIG: "configuration, rules, input or credential error",
-    ExitCode.LOCKED: "another sync holds the lock, or the workbook is open in another program",
-    ExitCode.REMOTE: "a remote API (sheet or CRM) failed after retries",
+    ExitCode.OK: N_("done (with changes or none)"),
+    ExitCode.PARTIAL: N_("partial: some clients unqualified or rejected by the CRM (listed)"),
+    ExitCode.CONFIG: N_("configuration, rules, input or credential error"),
+    ExitCode.LOCKED: N_("another sync holds the lock, or the workbook is open in another program"),
+    ExitCode.REMOTE: N_("a remote API (sheet or CRM) failed after retries"),
 }
 
 

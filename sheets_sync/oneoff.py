@@ -10,6 +10,7 @@ import pandas as pd
 
 from .categorize import UNQUALIFIED
 from .errors import InputError
+from .i18n import _
 from .outcome import Skipped, categorized, client_table
 from .rules import RuleSet, load_rules
 from .table import ParseOptions, clean_text
@@ -40,7 +41,7 @@ def read_table_file(path: Path) -> tuple[pd.DataFrame, list[int]]:
     written: two columns named alike stay two (a table built from them says which are the same),
     not ``revenue`` and ``revenue.1``; a blank header cell is ``Unnamed: N``."""
     if not path.exists():
-        raise InputError(f"Input file {path} does not exist.")
+        raise InputError(_("Input file {path} does not exist.").format(path=path))
     found = read_table(path)
     header = [h or f"Unnamed: {i}" for i, h in enumerate(found.header)]
     if not header:

@@ -18,12 +18,30 @@ import pandas as pd
 
 from .categorize import UNQUALIFIED
 from .errors import InputError
-from .i18n import _
+from .i18n import N_, _, translate
 from .i18n import day as day_text
 from .rules.loader import RuleSet
 
 NEW = "(new)"
 STALE_DAYS = 90
+
+#: The review's column names as shown (the frames keep the English ones).
+REVIEW_COLUMNS = {"id": N_("id"), "name": N_("name"), "from": N_("from"), "to": N_("to"),
+                  "reason": N_("reason"), "category": N_("category"), "title": N_("title"),
+                  "clients": N_("clients"), "unchanged since": N_("unchanged since"), "days": N_("days"),
+                  "first_seen": N_("first seen"), "problems": N_("problems"), "stage": N_("stage"),
+                  "strategy": N_("strategy")}
+NEW_TEXT = N_("(new)")
+
+
+def _shown_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the review shows it: column names and "(new)" in the language."""
+    out = frame.rename(columns=lambda c: translate(REVIEW_COLUMNS[c]) if c in REVIEW_COLUMNS else c)
+    new = translate(NEW_TEXT)
+    for column in (translate(REVIEW_COLUMNS["from"]),):
+        if column in out.columns and new != NEW:
+            out[column] = out[column].replace(NEW, new)
+    return out
 
 
 @dataclass
@@ -39,25 +57,35 @@ class Review:
     current: pd.DataFrame | None = None  # category, title, clients: the distribution today
 
     def sections(self) -> list[tuple[str, pd.DataFrame]]:
-        now = [] if self.current is None else [("Clients per category now", self.current)]
+        """Each section's title and table, in the language (the frames' own columns stay)."""
+        return [(title, _shown_frame(frame)) for title, frame, _whole in self._sections()]
+
+    def _sections(self) -> list[tuple[str, pd.DataFrame, bool]]:
+        """Title, table, and whether the text shows it whole (else its count and its top)."""
+        now = [] if self.current is None else [(_("Clients per category now"), self.current, True)]
         return [
             *now,
-            ("Transitions (from → to)", self.transitions.reset_index()),
-            ("Moved clients", self.moved),
-            (f"Category not reviewed for more than {STALE_DAYS} days", self.stale),
-            ("New clients still unqualified", self.unqualified),
-            ("Loyalty ladder", self.stages),
+            (_("Transitions (from → to)"), self.transitions.reset_index(), True),
+            (_("Moved clients"), self.moved, False),
+            (_("Category not reviewed for more than {days} days").format(days=STALE_DAYS), self.stale, False),
+            (_("New clients still unqualified"), self.unqualified, False),
+            (_("Loyalty ladder"), self.stages, False),
         ]
 
+    def title(self) -> str:
+        return _("Quarterly review {since} .. {until}").format(since=day_text(self.since),
+                                                               until=day_text(self.as_of))
+
     def to_text(self, limit: int = 25) -> str:
-        out = [f"Quarterly review {self.since} .. {self.as_of}"]
-        whole = {"Clients per category now", "Transitions (from → to)"}
-        for title, frame in self.sections():
-            out += ["", title if title in whole else f"{title}: {len(frame)}"]
-            shown = frame if title in whole else frame.head(limit)
-            out.append(shown.to_string(index=False) if len(frame) else "  (none)")
+        out = [self.title()]
+        for title, frame, whole in self._sections():
+            frame = _shown_frame(frame)
+            out += ["", title if whole else f"{title}: {len(frame)}"]
+            shown = frame if whole else frame.head(limit)
+            out.append(shown.to_string(index=False) if len(frame) else "  " + _("(none)"))
             if len(frame) > len(shown):
-                out.append(f"  ... and {len(frame) - len(shown)} more (write them all with --out FILE)")
+                out.append("  " + _("... and {count} more (write them all with --out FILE)").format(
+                    count=len(frame) - len(shown)))
         return "\n".join(out)
 
 
@@ -164,7 +192,7 @@ def write_review(rev: Review, out: Path, rules: RuleSet, *, raw_csv: bool = Fals
         raise path_error(out, IsADirectoryError(out), "the report file")
     written = [out]
     if suffix == ".md":
-        parts = [f"# Quarterly review {rev.since} .. {rev.as_of}"]
+        parts = [f"# {rev.title()}"]
         for title, frame in rev.sections():
             parts += ["", f"## {title}", "", markdown(frame)]
         out.write_text("\n".join(parts) + "\n", encoding="utf-8")
@@ -181,20 +209,20 @@ def write_review(rev: Review, out: Path, rules: RuleSet, *, raw_csv: bool = Fals
         frames = []
         for title, frame in rev.sections():
             f = frame.copy()
-            f.insert(0, "section", title)
+            f.insert(0, _("section"), title)
             frames.append(f)
         from .csvout import write_csv
 
         write_csv(pd.concat(frames, ignore_index=True), out, raw=raw_csv)
     else:
-        raise InputError(f"{out}: the review can be written as .csv, .xlsx or .md")
+        raise InputError(_("{path}: the review can be written as .csv, .xlsx or .md").format(path=out))
     written += charts(rev, out.with_suffix(""), rules)
     return written
 
 
 def markdown(frame: pd.DataFrame) -> str:
     if not len(frame):
-        return "(none)"
+        return _("(none)")
     cols = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in frame.itertuples(index=False):
@@ -220,8 +248,8 @@ def charts(rev: Review, stem: Path, rules: RuleSet) -> list[Path]:
             values = dist[code].to_numpy()
             ax.bar(x, values, bottom=bottom, label=code, color=colours.get(code, "#BBBBBB"), edgecolor="#555555")
             bottom = values if bottom is None else bottom + values
-        ax.set_title("Clients per category over time")
-        ax.set_ylabel("clients")
+        ax.set_title(_("Clients per category over time"))
+        ax.set_ylabel(_("clients"))
         ax.legend(ncol=5, fontsize=8)
         fig.autofmt_xdate()
         path = stem.parent / f"{stem.name}-categories.png"
@@ -234,6 +262,8 @@ def charts(rev: Review, stem: Path, rules: RuleSet) -> list[Path]:
         ax.imshow(matrix.to_numpy(), cmap="Blues")
 
         def label(code: object) -> str:  # "A VIP", "(new)": the code and its title
+            if code == NEW:
+                return translate(NEW_TEXT)
             cat = rules.category(str(code))
             return f"{code} {cat.title}" if cat and cat.title != code else str(code)
 
@@ -241,9 +271,9 @@ def charts(rev: Review, stem: Path, rules: RuleSet) -> list[Path]:
         ax.set_yticks(range(len(matrix.index)), [label(i) for i in matrix.index])
         for (i, j), v in pd.DataFrame(matrix.to_numpy()).stack().items():
             ax.text(j, i, str(v), ha="center", va="center")
-        ax.set_xlabel("to")
-        ax.set_ylabel("from")
-        ax.set_title(f"Moves {rev.since} .. {rev.as_of}")
+        ax.set_xlabel(_("to"))
+        ax.set_ylabel(_("from"))
+        ax.set_title(_("Moves {since} .. {until}").format(since=day_text(rev.since), until=day_text(rev.as_of)))
         path = stem.parent / f"{stem.name}-transitions.png"
         fig.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(fig)

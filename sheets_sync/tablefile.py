@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .i18n import _
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -169,7 +170,7 @@ def _read_xlsx(path: Path, sheet: str | None, is_header: Callable[[Sequence[Any]
     import openpyxl
 
     if not path.is_file():
-        raise InputError(f"Input file {path} does not exist.")
+        raise InputError(_("Input file {path} does not exist.").format(path=path))
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file

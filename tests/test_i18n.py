@@ -33,9 +33,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _catalog() -> dict[tuple[str | None, str], str]:
+    """Each translated text by (context, msgid); a plural text by its singular, translated only
+    when every plural form is (then its first form)."""
     with PO.open("rb") as f:
         po = read_po(f, locale="ru")
-    return {(m.context, m.id): m.string for m in po if m.id and "fuzzy" not in m.flags}
+    out = {}
+    for m in po:
+        if m.id and "fuzzy" not in m.flags:
+            if isinstance(m.id, str):
+                out[(m.context, m.id)] = m.string
+            else:
+                out[(m.context, m.id[0])] = m.string[0] if all(m.string) else ""
+    return out
+
+
+def _plurals() -> dict[str, str]:
+    with PO.open("rb") as f:
+        return {m.id[0]: m.id[1] for m in read_po(f, locale="ru") if m.id and not isinstance(m.id, str)}
 
 
 def test_every_marked_text_has_a_russian_translation() -> None:
@@ -55,8 +69,12 @@ def test_every_marked_text_has_a_russian_translation() -> None:
 def test_the_compiled_catalog_is_up_to_date() -> None:
     with MO.open("rb") as f:
         compiled = gettext.GNUTranslations(f)
+    plurals = _plurals()
     for (context, msgid), text in _catalog().items():
-        got = compiled.pgettext(context, msgid) if context else compiled.gettext(msgid)
+        if msgid in plurals:
+            got = compiled.ngettext(msgid, plurals[msgid], 1)
+        else:
+            got = compiled.pgettext(context, msgid) if context else compiled.gettext(msgid)
         assert got == text, f"{MO.name} is older than {PO.name} for {msgid!r}: run python -m sheets_sync.i18n compile"
 
 
