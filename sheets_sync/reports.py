@@ -232,18 +232,32 @@ def markdown(frame: pd.DataFrame) -> str:
 
 def charts(rev: Review, stem: Path, rules: RuleSet) -> list[Path]:
     """PNG charts beside the report: categories over time, and the transitions."""
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for name, fig in chart_figures(rev, rules):
+        path = stem.parent / f"{stem.name}-{name}.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def chart_figures(rev: Review, rules: RuleSet) -> list[tuple[str, Any]]:
+    """The review's charts as matplotlib figures, by name (``categories``, ``transitions``),
+    with titles and labels in the language."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     colours = {c.code: c.colour or "#999999" for c in rules.categories}
-    paths = []
+    figures: list[tuple[str, Any]] = []
     dist = rev.distribution
     if len(dist):
         fig, ax = plt.subplots(figsize=(8, 4.5))
         bottom = None
-        x = list(dist["date"])
+        x = [day_text(d) for d in dist["date"]]
         for code in [c for c in dist.columns if c != "date"]:
             values = dist[code].to_numpy()
             ax.bar(x, values, bottom=bottom, label=code, color=colours.get(code, "#BBBBBB"), edgecolor="#555555")
@@ -252,10 +266,7 @@ def charts(rev: Review, stem: Path, rules: RuleSet) -> list[Path]:
         ax.set_ylabel(_("clients"))
         ax.legend(ncol=5, fontsize=8)
         fig.autofmt_xdate()
-        path = stem.parent / f"{stem.name}-categories.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        paths.append(path)
+        figures.append(("categories", fig))
     matrix = rev.transitions
     if matrix.size:
         fig, ax = plt.subplots(figsize=(2.5 + 0.9 * len(matrix.columns), 1.5 + 0.6 * len(matrix.index)))
@@ -274,11 +285,8 @@ def charts(rev: Review, stem: Path, rules: RuleSet) -> list[Path]:
         ax.set_xlabel(_("to"))
         ax.set_ylabel(_("from"))
         ax.set_title(_("Moves {since} .. {until}").format(since=day_text(rev.since), until=day_text(rev.as_of)))
-        path = stem.parent / f"{stem.name}-transitions.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        paths.append(path)
-    return paths
+        figures.append(("transitions", fig))
+    return figures
 
 
 @dataclass
