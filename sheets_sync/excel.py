@@ -38,6 +38,7 @@ from openpyxl.utils import get_column_letter
 
 from .categorize import UNQUALIFIED
 from .errors import InputError
+from .i18n import _, language, ngettext, number
 from .rules.expr import Type, to_text
 from .rules.formula import (
     AS_OF_NAME,
@@ -100,13 +101,15 @@ class ExportResult:
 
     def to_text(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
-        lines = [f"Exported {self.clients} clients ({counts}) to {self.path}."]
+        lines = [ngettext("Exported {n} client ({counts}) to {path}.", "Exported {n} clients ({counts}) to {path}.",
+                          self.clients).format(n=self.clients, counts=counts, path=self.path)]
         if self.pareto is Pareto.FIXED:
-            lines.append("profit_share_cum is a value as of the export (over "
-                         f"{LIVE_PARETO_LIMIT:,} clients a live share would recalculate slowly);"
-                         " every other computed column is a live formula.")
+            lines.append(_("profit_share_cum is a value as of the export (over {limit} clients a live share "
+                           "would recalculate slowly); every other computed column is a live formula.").format(
+                limit=number(LIVE_PARETO_LIMIT) if language() == "ru" else f"{LIVE_PARETO_LIMIT:,}"))
         if self.added_columns:
-            lines.append(f"Added after the template's columns: {', '.join(self.added_columns)}.")
+            lines.append(_("Added after the template's columns: {columns}.").format(
+                columns=", ".join(self.added_columns)))
         return "\n".join(lines)
 
 
@@ -588,7 +591,7 @@ def export_current(config_path: Path | None, out: Path, *, template: Path | None
     if not out.resolve().parent.is_dir():
         raise InputError(f"{out}: the folder {out.resolve().parent} does not exist.")
     with open_session(config_path) as ctx:
-        done, _ = current(ctx, progress=progress)
+        done, _plan = current(ctx, progress=progress)
         options = ExportOptions(template=template, pareto=pareto, headers=dict(ctx.config.sheet.headers))
         _step(ctx, "writing the workbook")
         return export_table(done.outcome, ctx.rules, out, as_of=ctx.now.date(), problems=done.table.problems,

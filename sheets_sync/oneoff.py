@@ -10,7 +10,7 @@ import pandas as pd
 
 from .categorize import UNQUALIFIED
 from .errors import InputError
-from .i18n import _
+from .i18n import _, ngettext
 from .outcome import Skipped, categorized, client_table
 from .rules import RuleSet, load_rules
 from .table import ParseOptions, clean_text
@@ -28,10 +28,12 @@ class FileResult:
 
     def to_text(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
-        text = f"Categorized {self.rows} clients ({counts}) into {self.output}"
+        text = ngettext("Categorized {n} client ({counts}) into {path}",
+                        "Categorized {n} clients ({counts}) into {path}",
+                        self.rows).format(n=self.rows, counts=counts, path=self.output)
         if self.renamed:
-            text += ("\nThe input already had columns of ours, kept under new names: "
-                     + ", ".join(self.renamed))
+            text += "\n" + _("The input already had columns of ours, kept under new names: {columns}").format(
+                columns=", ".join(self.renamed))
         return text
 
 
