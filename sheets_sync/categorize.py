@@ -21,7 +21,7 @@ from numpy.dtypes import StringDType
 
 from .i18n import _
 from .metrics import add_metrics
-from .rules.evaluate import Evaluator, render
+from .rules.evaluate import Evaluator, concat, pieces
 from .rules.expr import Const, Type
 from .rules.loader import RuleSet
 from .rules.words import words_for
@@ -162,7 +162,7 @@ def _reasons(ev: Evaluator, rules: RuleSet, matched: np.ndarray, manual: pd.Seri
         if cat.node == Const(True):  # the fall-through category says so
             reasons[rows] = f"{cat.code}: {ev.words.rest}"
         else:
-            reasons[rows] = np.strings.add(f"{cat.code}: ", render(cat.node, ev, rows))
+            reasons[rows] = concat([f"{cat.code}: ", *pieces(cat.node, ev, rows)], len(rows))
     unq = np.flatnonzero(matched < 0)
     if len(unq):
         texts = problem_text.to_numpy(dtype=object)[unq].astype(str).astype(StringDType())

@@ -1,6 +1,6 @@
 """The reasons as they were rendered before issue 15 made them cheap: every client's reason
 built in full, column by column. Kept as the oracle that the faster rendering must equal,
-text for text (tests/test_reason_speed.py)."""
+text for text (tests/test_reasons_cheap.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def localise_numbers(texts: np.ndarray) -> np.ndarray:
     out = np.strings.replace(texts, ".", ",")
     dot = np.strings.find(texts, ".")
     whole = np.where(dot >= 0, dot, np.strings.str_len(texts))
-    for i in np.flatnonzero(whole > 4):
+    # the one deliberate change: a short negative number ("-290.6") had kept its hyphen while a
+    # long one got the minus sign ("−96 454,01"), as localise_number writes every number
+    for i in np.flatnonzero((whole > 4) | np.strings.startswith(texts, "-")):
         out[i] = localise_number(str(texts[i]))
     return out
 

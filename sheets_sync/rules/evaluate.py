@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from numpy.dtypes import StringDType
 
-from ..i18n import localise_numbers
+from ..i18n import NBSP, localise_number
 from .expr import (
     ARITH_OPS,
     And,
@@ -159,11 +159,39 @@ def render(node: Node, ev: Evaluator, rows: np.ndarray, unit: str = "") -> np.nd
     ``roi_pct >= roi_a`` reads ``ROI 120% ≥ 50%``; of an ``or``, only the first branch that
     holds is shown; ``and`` lists every part. ``unit`` is the unit a constant is shown in (that
     of the column it is compared with).
+
+    The text is built as a list of pieces (:func:`pieces`): the words and constants are one
+    text for all rows, only the values are arrays, and they are joined once at the end.
     """
+    return concat(pieces(node, ev, rows, unit), len(rows))
+
+
+Piece = str | np.ndarray
+
+
+def concat(parts: list[Piece], n: int) -> np.ndarray:
+    """Join ``parts`` (texts shared by every row, and arrays of one text per row) row by row."""
+    merged: list[Piece] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    if not merged:
+        return np.full(n, "", dtype=StringDType())
+    out = merged[0]
+    out = np.full(n, out, dtype=StringDType()) if isinstance(out, str) else out
+    for part in merged[1:]:
+        out = np.strings.add(out, part)
+    return out
+
+
+def pieces(node: Node, ev: Evaluator, rows: np.ndarray, unit: str = "") -> list[Piece]:
+    """:func:`render` as pieces: texts the same for every row, and arrays of one per row."""
     w = ev.words
     match node:
         case Const(value=v) | Param(value=v):
-            return _const_text(v, len(rows), w, unit)
+            return [_const_text(v, w, unit)]
         case Col(name=name) if name in ev.expand:
             return _wrap(ev.expand[name], Or, ev, rows)
         case Col(name=name):
@@ -171,108 +199,169 @@ def render(node: Node, ev: Evaluator, rows: np.ndarray, unit: str = "") -> np.nd
             label = w.label(name)
             if isinstance(value, pd.Series) and value.dtype == "boolean":
                 truth = value.to_numpy(dtype=bool, na_value=False)[rows]
-                return np.where(truth, label, w.not_ + label).astype(StringDType())
-            return np.strings.add(label + " ", _values_text(value, rows, w, w.unit(name)))
+                return [_choose(truth, label, w.not_ + label)]
+            return [label + " ", _values_text(value, rows, w, w.unit(name))]
         case Cmp(ops=ops, operands=operands):
             unit = next((w.unit(o.name) for o in operands if isinstance(o, Col) and w.unit(o.name)), "")
-            out = render(operands[0], ev, rows, unit)
+            out = pieces(operands[0], ev, rows, unit)
             for op, o in zip(ops, operands[1:], strict=True):
-                out = _join(out, f" {_SYMBOL[op]} ", render(o, ev, rows, unit))
+                out += [f" {_SYMBOL[op]} ", *pieces(o, ev, rows, unit)]
             return out
         case In(operand=operand, options=options, negate=negate):
             listed = ", ".join(w.number(o.value) if isinstance(o.value, float) else w.text_value(str(o.value))
                                for o in options)
             word = w.none_of if negate else w.one_of
-            return np.strings.add(render(operand, ev, rows), word + "(" + listed + ")")
+            return [*pieces(operand, ev, rows), word + "(" + listed + ")"]
         case And(items=items):
-            out = render(items[0], ev, rows)
+            out = pieces(items[0], ev, rows)
             for item in items[1:]:
-                out = _join(out, w.and_, _wrap(item, Or, ev, rows))
+                out += [w.and_, *_wrap(item, Or, ev, rows)]
             return out
         case Or(items=items):
             # each row shows the first branch that holds; only that branch is rendered for it
             chosen = np.full(len(rows), -1)
             for i, item in enumerate(items):
                 chosen[(chosen < 0) & ev.truth(item)[rows]] = i
+            if len(rows) and (chosen == chosen[0]).all():  # one branch for all: stays in pieces
+                if chosen[0] >= 0:
+                    return pieces(items[chosen[0]], ev, rows)
+                return _join_all([_wrap(item, And, ev, rows) for item in items], w.or_)
             out = np.empty(len(rows), dtype=StringDType())
             for i, item in enumerate(items):
                 where = np.flatnonzero(chosen == i)
                 if len(where):
-                    out[where] = render(item, ev, rows[where])
+                    out[where] = concat(pieces(item, ev, rows[where]), len(where))
             none = np.flatnonzero(chosen < 0)  # inside a not: no branch holds, show them all
             if len(none):
-                out[none] = _join_all([_wrap(item, And, ev, rows[none]) for item in items], w.or_)
-            return out
+                out[none] = concat(_join_all([_wrap(item, And, ev, rows[none]) for item in items], w.or_),
+                                   len(none))
+            return [out]
         case Not(item=item):
-            return np.strings.add(np.strings.add(w.not_ + "(", render(item, ev, rows)), ")")
+            return [w.not_ + "(", *pieces(item, ev, rows), ")"]
         case Arith(op=op, left=left, right=right):
-            return _join(_wrap(left, Arith, ev, rows), f" {_SYMBOL[op]} ",
-                         _wrap(right, Arith, ev, rows))
+            return [*_wrap(left, Arith, ev, rows), f" {_SYMBOL[op]} ", *_wrap(right, Arith, ev, rows)]
         case Neg(item=item):
-            return np.strings.add("−", _wrap(item, Arith, ev, rows))
+            return ["−", *_wrap(item, Arith, ev, rows)]
         case Func(name="isblank", args=(arg,)):
             value = ev(node)
             truth = value.to_numpy(dtype=bool, na_value=False)[rows] \
                 if isinstance(value, pd.Series) else np.full(len(rows), bool(value))
             name = w.label(arg.name) if isinstance(arg, Col) else "value"
-            return np.where(truth, name + w.is_blank, name + w.not_blank).astype(StringDType())
+            return [_choose(truth, name + w.is_blank, name + w.not_blank)]
         case Func(name=name, args=args):
-            parts = [render(a, ev, rows) for a in args]
-            out = np.strings.add(name + "(", parts[0])
-            for p in parts[1:]:
-                out = _join(out, ", ", p)
-            return np.strings.add(out, ")")
+            out = [name + "(", *pieces(args[0], ev, rows)]
+            for a in args[1:]:
+                out += [", ", *pieces(a, ev, rows)]
+            return [*out, ")"]
     raise TypeError(f"cannot render {node!r}")  # pragma: no cover
 
 
-def _wrap(node: Node, kind: type, ev: Evaluator, rows: np.ndarray) -> np.ndarray:
-    text = render(node, ev, rows)
+def _choose(truth: np.ndarray, yes: str, no: str) -> Piece:
+    if truth.all():
+        return yes
+    if not truth.any():
+        return no
+    return np.where(truth, yes, no).astype(StringDType())
+
+
+def _wrap(node: Node, kind: type, ev: Evaluator, rows: np.ndarray) -> list[Piece]:
+    text = pieces(node, ev, rows)
     if isinstance(node, kind) and not isinstance(node, Or):  # of an or, one branch is shown
-        return np.strings.add(np.strings.add("(", text), ")")
+        return ["(", *text, ")"]
     return text
 
 
-def _join_all(parts: list[np.ndarray], sep: str) -> np.ndarray:
-    out = parts[0]
+def _join_all(parts: list[list[Piece]], sep: str) -> list[Piece]:
+    out = list(parts[0])
     for part in parts[1:]:
-        out = _join(out, sep, part)
+        out += [sep, *part]
     return out
 
 
-def _join(a: np.ndarray, sep: str, b: np.ndarray) -> np.ndarray:
-    return np.strings.add(np.strings.add(a, sep), b)
-
-
-def _const_text(value: object, n: int, w: Words, unit: str = "") -> np.ndarray:
+def _const_text(value: object, w: Words, unit: str = "") -> str:
     if isinstance(value, bool):
-        text = w.yes if value else w.no
-    elif isinstance(value, float | int):
-        text = w.number(float(value), unit)
-    else:
-        text = w.text_value(str(value))
-    return np.full(n, text, dtype=StringDType())
+        return w.yes if value else w.no
+    if isinstance(value, float | int):
+        return w.number(float(value), unit)
+    return w.text_value(str(value))
 
 
-def _values_text(value: Value, rows: np.ndarray, w: Words, unit: str = "") -> np.ndarray:
+def _values_text(value: Value, rows: np.ndarray, w: Words, unit: str = "") -> Piece:
     if not isinstance(value, pd.Series):
-        return _const_text(value, len(rows), w, unit)
+        return _const_text(value, w, unit)
     sub = value.iloc[rows]
     if pd.api.types.is_numeric_dtype(sub.dtype) and not pd.api.types.is_bool_dtype(sub.dtype):
         numbers = sub.to_numpy(dtype="float64", na_value=np.nan)
         if unit == "share":
             numbers = numbers * 100
-        text = localise_numbers(numbers_text(numbers, w.blank))
-        suffix = w.suffix(unit)
-        if suffix:
-            text = np.where(np.isnan(numbers), text, np.strings.add(text, suffix)).astype(StringDType())
-        return text
+        return numbers_shown(numbers, w, w.suffix(unit))
+    # texts, stages and dates: few distinct values; each is told once, then spread
+    codes, uniques = pd.factorize(sub, use_na_sentinel=True)
     if pd.api.types.is_datetime64_any_dtype(sub.dtype):
-        text = sub.dt.strftime("%d.%m.%Y" if w.lang == "ru" else "%Y-%m-%d").fillna(w.blank)
-        return text.to_numpy(dtype=object).astype(StringDType())
-    if value.name == "stage":
-        sub = sub.map(w.text_value, na_action="ignore")
-    return sub.astype(object).where(sub.notna(), w.blank).astype(str).to_numpy().astype(
-        StringDType())
+        told = pd.Series(uniques).dt.strftime("%d.%m.%Y" if w.lang == "ru" else "%Y-%m-%d")
+        shown = [str(t) for t in told]
+    elif value.name == "stage":
+        shown = [w.text_value(u) for u in uniques]
+    else:
+        shown = [str(u) for u in uniques]
+    table = np.array([*shown, w.blank], dtype=StringDType())  # code -1 (blank) takes the last
+    return table[codes]
+
+
+#: the decimals of a number of cents, as shown: "", ".5", ".05", ... (index: cents % 100)
+_DECIMALS = ["" if c == 0 else f".{c:02d}".rstrip("0") for c in range(100)]
+#: below this (in absolute value) numbers are told by integer arithmetic, exactly as before
+_FAST_LIMIT = 1e13
+
+
+def numbers_shown(numbers: np.ndarray, w: Words, suffix: str = "") -> np.ndarray:
+    """Numbers as :meth:`Words.number` tells them (two decimals at most, no trailing zeros, the
+    language's decimal mark, minus and thousands groups, ``suffix`` after each), ``w.blank``
+    for NaN; vectorized on whole cents, which is much cheaper than formatting floats."""
+    rounded = np.round(numbers, 2)
+    blank = np.isnan(rounded)
+    safe = np.where(blank, 0.0, rounded)
+    slow = np.flatnonzero(np.abs(safe) >= _FAST_LIMIT)  # rare: told one by one, as before
+    if len(slow):
+        safe[slow] = 0.0
+    cents = np.rint(np.abs(safe) * 100).astype(np.int64)
+    whole, decimals = np.divmod(cents, 100)
+    ru = w.lang == "ru"
+    text = _grouped(whole) if ru else whole.astype(StringDType())
+    tails = np.array([(d.replace(".", ",") if ru else d) + suffix for d in _DECIMALS], dtype=StringDType())
+    if decimals.any():
+        text = np.strings.add(text, tails[decimals])
+    elif suffix:
+        text = np.strings.add(text, suffix)
+    negative = (safe < 0) & (cents > 0)
+    if negative.any():
+        text[negative] = np.strings.add("−" if ru else "-", text[negative])
+    if blank.any():
+        text[blank] = w.blank
+    for i in slow:
+        text[i] = localise_number(str(numbers_text(numbers[i:i + 1])[0])) + suffix
+    return text
+
+
+def _grouped(whole: np.ndarray) -> np.ndarray:
+    """Whole numbers (not negative) with the Russian thousands groups (a no-break space) from
+    five digits on, as :func:`localise_number` writes them: ``9999``, ``10 000``."""
+    text = whole.astype(StringDType())
+    big = np.flatnonzero(whole >= 10_000)
+    if not len(big):
+        return text
+    rest = whole[big]
+    out = np.strings.zfill((rest % 1000).astype(StringDType()), 3)
+    rest = rest // 1000
+    while (rest > 0).any():
+        more = rest > 0
+        middle = rest[more] >= 1000
+        group = (rest[more] % 1000).astype(StringDType())
+        group = np.where(middle, np.strings.zfill(group, 3), group).astype(StringDType())
+        out[more] = np.strings.add(np.strings.add(group, NBSP), out[more])
+        rest = rest // 1000
+    text[big] = out
+    return text
 
 
 def numbers_text(values: np.ndarray, blank_text: str = "blank") -> np.ndarray:
