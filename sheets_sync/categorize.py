@@ -21,7 +21,7 @@ from numpy.dtypes import StringDType
 
 from .i18n import _
 from .metrics import add_metrics
-from .rules.evaluate import Evaluator, concat, pieces
+from .rules.evaluate import Evaluator, blank_values, concat, pieces
 from .rules.expr import Const, Type
 from .rules.loader import RuleSet
 from .rules.words import words_for
@@ -53,10 +53,7 @@ def categorize(table: ClientTable, rules: RuleSet, as_of: date, *,
     if blocked:
         readable[frame.index.get_indexer(blocked)] = False
     for column in rules.required:
-        values = frame[column]
-        blank = values.isna().to_numpy(dtype=bool)
-        if pd.api.types.is_string_dtype(values.dtype):
-            blank |= values.fillna("").str.strip().eq("").to_numpy(dtype=bool)
+        blank = blank_values(frame[column])
         for label in frame.index[blank & readable]:
             problems.setdefault(label, []).append(Problem(column, None, "empty (required)"))
         readable &= ~blank

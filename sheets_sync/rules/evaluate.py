@@ -79,7 +79,7 @@ class Evaluator:
                 value = self(operand)
                 wanted = [o.value for o in options]
                 if isinstance(value, pd.Series):
-                    hit = value.isin(wanted).astype("boolean").mask(value.isna())
+                    hit = _isin(value, wanted)
                 else:
                     hit = value in wanted
                 return ~hit if negate else hit
@@ -99,10 +99,7 @@ class Evaluator:
             case Func(name="isblank", args=(arg,)):
                 value = self(arg)
                 if isinstance(value, pd.Series):
-                    blank = value.isna()
-                    if pd.api.types.is_string_dtype(value.dtype):
-                        blank = blank | (value.fillna("").str.strip() == "")
-                    return blank.astype("boolean")
+                    return pd.Series(pd.array(blank_values(value), dtype="boolean"), index=value.index)
                 return value is None
             case Func(name="abs", args=(arg,)):
                 return abs(self(arg))
@@ -112,6 +109,28 @@ class Evaluator:
 
     def _bool(self, node: Node) -> pd.Series:
         return _as_bool(self(node), self.frame.index)
+
+
+def _isin(value: pd.Series, wanted: list) -> pd.Series:
+    """``value in wanted`` per row, unknown where blank; a text column is looked up by its
+    distinct values (pandas' isin of python strings is slow)."""
+    if pd.api.types.is_string_dtype(value.dtype) or value.dtype == object:
+        codes, uniques = pd.factorize(value, use_na_sentinel=True)
+        found = np.array([u in wanted for u in uniques] + [False], dtype=bool)[codes]
+        hit = pd.array(found, dtype="boolean")
+        hit[codes < 0] = pd.NA
+        return pd.Series(hit, index=value.index)
+    return value.isin(wanted).astype("boolean").mask(value.isna())
+
+
+def blank_values(values: pd.Series) -> np.ndarray:
+    """Where ``values`` are blank: missing, or (texts) only spaces; only the present texts are
+    stripped."""
+    blank = values.isna().to_numpy(dtype=bool, copy=True)
+    if pd.api.types.is_string_dtype(values.dtype) and not blank.all():
+        present = np.flatnonzero(~blank)
+        blank[present] = values.iloc[present].str.strip().eq("").to_numpy(dtype=bool)
+    return blank
 
 
 def _as_bool(value: Value, index: pd.Index) -> pd.Series:
