@@ -17,7 +17,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from numpy.dtypes import StringDType
 
 from .i18n import _
 from .metrics import add_metrics
@@ -151,7 +150,7 @@ def _manual(values: pd.Series, codes: list[str]) -> tuple[pd.Series, dict[int, P
 def _reasons(ev: Evaluator, rules: RuleSet, matched: np.ndarray, manual: pd.Series,
              problem_text: pd.Series) -> pd.Series:
     n = len(matched)
-    reasons = np.full(n, "", dtype=StringDType())
+    reasons = np.empty(n, dtype=object)  # pandas keeps its texts as python strings
     for i, cat in enumerate(rules.categories):
         rows = np.flatnonzero(matched == i)
         if not len(rows):
@@ -159,12 +158,11 @@ def _reasons(ev: Evaluator, rules: RuleSet, matched: np.ndarray, manual: pd.Seri
         if cat.node == Const(True):  # the fall-through category says so
             reasons[rows] = f"{cat.code}: {ev.words.rest}"
         else:
-            reasons[rows] = concat([f"{cat.code}: ", *pieces(cat.node, ev, rows)], len(rows))
+            reasons[rows] = concat([f"{cat.code}: ", *pieces(cat.node, ev, rows)], len(rows)).astype(object)
     unq = np.flatnonzero(matched < 0)
     if len(unq):
-        texts = problem_text.to_numpy(dtype=object)[unq].astype(str).astype(StringDType())
-        reasons[unq] = np.strings.add(f"{UNQUALIFIED}: ", texts)
-    out = pd.Series(reasons.astype(object), index=ev.frame.index)
+        reasons[unq] = [f"{UNQUALIFIED}: {text}" for text in problem_text.to_numpy(dtype=object)[unq]]
+    out = pd.Series(reasons, index=ev.frame.index)
     has_manual = manual.notna()
     if has_manual.any():
         rules_said = out[has_manual]

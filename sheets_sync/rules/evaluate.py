@@ -198,9 +198,11 @@ def concat(parts: list[Piece], n: int) -> np.ndarray:
             merged.append(part)
     if not merged:
         return np.full(n, "", dtype=StringDType())
-    out = merged[0]
-    out = np.full(n, out, dtype=StringDType()) if isinstance(out, str) else out
-    for part in merged[1:]:
+    if len(merged) == 1:
+        only = merged[0]
+        return np.full(n, only, dtype=StringDType()) if isinstance(only, str) else only
+    out = np.strings.add(merged[0], merged[1])  # a text and an array: no array of copies made
+    for part in merged[2:]:
         out = np.strings.add(out, part)
     return out
 
