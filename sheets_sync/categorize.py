@@ -20,7 +20,7 @@ import pandas as pd
 
 from .i18n import _
 from .metrics import add_metrics
-from .rules.evaluate import Evaluator, blank_values, concat, pieces
+from .rules.evaluate import Evaluator, blank_values, concat_objects, pieces
 from .rules.expr import Const, Type
 from .rules.loader import RuleSet
 from .rules.words import words_for
@@ -158,7 +158,7 @@ def _reasons(ev: Evaluator, rules: RuleSet, matched: np.ndarray, manual: pd.Seri
         if cat.node == Const(True):  # the fall-through category says so
             reasons[rows] = f"{cat.code}: {ev.words.rest}"
         else:
-            reasons[rows] = concat([f"{cat.code}: ", *pieces(cat.node, ev, rows)], len(rows)).astype(object)
+            reasons[rows] = concat_objects([f"{cat.code}: ", *pieces(cat.node, ev, rows)], len(rows))
     unq = np.flatnonzero(matched < 0)
     if len(unq):
         reasons[unq] = [f"{UNQUALIFIED}: {text}" for text in problem_text.to_numpy(dtype=object)[unq]]

@@ -7,6 +7,8 @@ SQL three-valued logic documented in :mod:`.expr` for free: a blank compared is 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from numpy.dtypes import StringDType
@@ -185,17 +187,33 @@ def render(node: Node, ev: Evaluator, rows: np.ndarray, unit: str = "") -> np.nd
     return concat(pieces(node, ev, rows, unit), len(rows))
 
 
-Piece = str | np.ndarray
+@dataclass(frozen=True)
+class Coded:
+    """Texts of rows told once per distinct value: row ``i`` reads ``texts[codes[i]]``."""
+
+    codes: np.ndarray
+    texts: np.ndarray
+
+    def spread(self) -> np.ndarray:
+        return self.texts[self.codes]
 
 
-def concat(parts: list[Piece], n: int) -> np.ndarray:
-    """Join ``parts`` (texts shared by every row, and arrays of one text per row) row by row."""
+Piece = str | np.ndarray | Coded
+
+
+def _merge(parts: list[Piece]) -> list[Piece]:
     merged: list[Piece] = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] += part
         else:
             merged.append(part)
+    return merged
+
+
+def concat(parts: list[Piece], n: int) -> np.ndarray:
+    """Join ``parts`` (texts shared by every row, and arrays of one text per row) row by row."""
+    merged = [p.spread() if isinstance(p, Coded) else p for p in _merge(parts)]
     if not merged:
         return np.full(n, "", dtype=StringDType())
     if len(merged) == 1:
@@ -205,6 +223,31 @@ def concat(parts: list[Piece], n: int) -> np.ndarray:
     for part in merged[2:]:
         out = np.strings.add(out, part)
     return out
+
+
+def concat_objects(parts: list[Piece], n: int) -> np.ndarray:
+    """:func:`concat` as python strings (an object array), each distinct text built once: when
+    every value is told by code, the rows are keyed by the combination of their codes, the
+    text of each distinct key is joined once and spread to its rows."""
+    merged = _merge(parts)
+    if any(isinstance(p, np.ndarray) for p in merged):
+        return concat(merged, n).astype(object)
+    key: np.ndarray | None = None
+    for part in merged:
+        if isinstance(part, Coded):
+            key = part.codes if key is None else \
+                pd.factorize(key.astype(np.int64) * len(part.texts) + part.codes)[0]
+    if key is None:
+        out = np.empty(n, dtype=object)
+        out[:] = "".join(merged)  # type: ignore[arg-type]
+        return out
+    if len(merged) == 1 and key is merged[0].codes:  # type: ignore[union-attr]
+        return merged[0].texts.astype(object)[key]  # type: ignore[union-attr]
+    count = int(key.max()) + 1 if len(key) else 0
+    rep = np.empty(count, dtype=np.int64)
+    rep[key] = np.arange(len(key))  # a row of each key (any: they read the same)
+    once = [p if isinstance(p, str) else Coded(p.codes[rep], p.texts) for p in merged]
+    return concat(once, count).astype(object)[key]
 
 
 def pieces(node: Node, ev: Evaluator, rows: np.ndarray, unit: str = "") -> list[Piece]:
@@ -282,7 +325,7 @@ def _choose(truth: np.ndarray, yes: str, no: str) -> Piece:
         return yes
     if not truth.any():
         return no
-    return np.where(truth, yes, no).astype(StringDType())
+    return Coded(truth.astype(np.int64), np.array([no, yes], dtype=StringDType()))
 
 
 def _wrap(node: Node, kind: type, ev: Evaluator, rows: np.ndarray) -> list[Piece]:
@@ -315,7 +358,7 @@ def _values_text(value: Value, rows: np.ndarray, w: Words, unit: str = "") -> Pi
         numbers = sub.to_numpy(dtype="float64", na_value=np.nan)
         if unit == "share":
             numbers = numbers * 100
-        return numbers_shown(numbers, w, w.suffix(unit))
+        return _numbers_coded(numbers, w, w.suffix(unit))
     # texts, stages and dates: few distinct values; each is told once, then spread
     codes, uniques = pd.factorize(sub, use_na_sentinel=True)
     if pd.api.types.is_datetime64_any_dtype(sub.dtype):
@@ -326,7 +369,20 @@ def _values_text(value: Value, rows: np.ndarray, w: Words, unit: str = "") -> Pi
     else:
         shown = [str(u) for u in uniques]
     table = np.array([*shown, w.blank], dtype=StringDType())  # code -1 (blank) takes the last
-    return table[codes]
+    return Coded(np.where(codes < 0, len(shown), codes), table)
+
+
+def _numbers_coded(numbers: np.ndarray, w: Words, suffix: str) -> Piece:
+    """Numbers as told, each distinct shown value (whole cents) told once."""
+    rounded = np.round(numbers, 2)
+    if np.nanmax(np.abs(rounded), initial=0.0) >= _FAST_LIMIT:
+        return numbers_shown(numbers, w, suffix)
+    cents = np.rint(rounded * 100)
+    cents = np.where(np.isnan(cents), np.iinfo(np.int64).min, cents).astype(np.int64)
+    cents[cents == 0] = 0  # −0 reads 0
+    codes, uniques = pd.factorize(cents)
+    shown = np.where(uniques == np.iinfo(np.int64).min, np.nan, uniques / 100)
+    return Coded(codes, numbers_shown(shown, w, suffix))
 
 
 #: the decimals of a number of cents, as shown: "", ".5", ".05", ... (index: cents % 100)
