@@ -21,7 +21,7 @@ from ..config import Config, OrdersSettings
 from ..parsing import id_text
 from ..table import ClientTable, ParseOptions, Problem
 from .columns import FROM_DEALS, ORDER_COLUMNS
-from .metrics import order_metrics
+from .metrics import MetricsResult, order_metrics, order_metrics_from_groups
 from .read import Deals
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,9 @@ SOURCE = "[orders]"  # what table.source_columns says for a column the deals fil
 
 
 def read_deals(settings: OrdersSettings, parsing: ParseOptions, crm: Any = None,
-               state: Any = None) -> Deals:
-    """The deals of the configured source."""
+               state: Any = None, as_of: date | None = None) -> Deals:
+    """The deals of the configured source (an SQL source sums them per client as of
+    ``as_of`` in the database)."""
     if settings.source == "file":
         from .files import read_file
 
@@ -38,7 +39,7 @@ def read_deals(settings: OrdersSettings, parsing: ParseOptions, crm: Any = None,
     if settings.source == "sql":
         from .sql import read_sql
 
-        return read_sql(settings, parsing)
+        return read_sql(settings, parsing, as_of)
     from .vendors import read_crm_deals
 
     return read_crm_deals(crm, state)
@@ -51,15 +52,24 @@ def add_orders(config: Config, thresholds: Mapping[str, Any], table: ClientTable
     date); unchanged without an ``[orders]`` section."""
     if config.orders is None:
         return table, raw
-    deals = read_deals(config.orders, config.parsing, crm, state)
+    deals = read_deals(config.orders, config.parsing, crm, state, as_of)
     return merge_metrics(config, thresholds, table, raw, as_of, deals)
+
+
+def deal_metrics(deals: Deals, as_of: date, clients: list[str],
+                 thresholds: Mapping[str, Any] | None = None) -> MetricsResult:
+    """The metrics of ``clients`` from the deals as read (rows, or sums per client)."""
+    if deals.summed is not None:
+        return order_metrics_from_groups(deals.summed, clients, thresholds=thresholds,
+                                         has_cost=deals.has_cost)
+    return order_metrics(deals.frame, as_of, clients, thresholds=thresholds,
+                         has_cost=deals.has_cost)
 
 
 def merge_metrics(config: Config, thresholds: Mapping[str, Any], table: ClientTable,
                   raw: pd.DataFrame, as_of: date, deals: Deals) -> tuple[ClientTable, pd.DataFrame]:
     ids = table.frame["id"].map(lambda v: "" if v is None or v is pd.NA else id_text(v))
-    result = order_metrics(deals.frame, as_of, [i for i in ids.unique() if i],
-                           thresholds=thresholds, has_cost=deals.has_cost)
+    result = deal_metrics(deals, as_of, [i for i in ids.unique() if i], thresholds)
     metrics = result.frame.reindex(pd.Index(ids.to_numpy()))
     mapped = set(config.fields)
     frame = table.frame.copy()
@@ -86,18 +96,26 @@ def merge_metrics(config: Config, thresholds: Mapping[str, Any], table: ClientTa
             if len(items) > 5:
                 problems[label].append(Problem("orders", None, f"and {len(items) - 5} more deals "
                                                                "that cannot be read"))
-    frame_deals = deals.frame
-    future = frame_deals["won"].to_numpy(dtype=bool) & (frame_deals["date"] > pd.Timestamp(as_of)).to_numpy()
-    if future.any():
-        late = frame_deals.loc[future].groupby("client_id", observed=True)["date"].max()
-        for cid, day in late.items():
-            for label in by_id.get(str(cid), ()):
-                problems.setdefault(label, []).append(Problem(
-                    "orders", day.date().isoformat(), f"a won deal ({deals.where}) closes after the day of "
-                    f"the sync ({as_of.isoformat()}); an order cannot be in the future"))
+    for cid, day in _future(deals, as_of).items():
+        for label in by_id.get(cid, ()):
+            problems.setdefault(label, []).append(Problem(
+                "orders", day.isoformat(), f"a won deal ({deals.where}) closes after the day of "
+                f"the sync ({as_of.isoformat()}); an order cannot be in the future"))
     log.info("orders: %s won deals used from %s; %s of clients not in the CRM; %s without a client",
              result.deals_used, deals.where, result.unknown_clients, deals.without_client)
     return replace(table, frame=frame, problems=problems, source_columns=sources), raw
+
+
+def _future(deals: Deals, as_of: date) -> dict[str, date]:
+    """Client id -> the day of its last won deal dated after the sync date."""
+    if deals.summed is not None:
+        return deals.summed.future_last
+    frame = deals.frame
+    future = frame["won"].to_numpy(dtype=bool) & (frame["date"] > pd.Timestamp(as_of)).to_numpy()
+    if not future.any():
+        return {}
+    late = frame.loc[future].groupby("client_id", observed=True)["date"].max()
+    return {str(cid): day.date() for cid, day in late.items()}
 
 
 def _shown(raw: pd.DataFrame, column: str, sources: Mapping[str, str]) -> bool:

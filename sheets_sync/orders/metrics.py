@@ -63,6 +63,18 @@ class Sums:
     month_counts: np.ndarray  # (clients, 12) deals in them
 
 
+@dataclass
+class GroupSums:
+    """What a database's ``GROUP BY`` of the client column returned: the groups' raw ids and
+    their :class:`Sums`, the day of each client's last won deal after the sync date, and how
+    many such deals there are."""
+
+    ids: list[object]
+    sums: Sums
+    future_last: dict[str, date]
+    future: int
+
+
 def _texts(values: np.ndarray) -> np.ndarray:
     """Ids as text, an object array (kept as they are when they already are text)."""
     values = np.asarray(values, dtype=object)
@@ -166,12 +178,12 @@ def _sum_deals(n: int, c: np.ndarray, d: np.ndarray, a: np.ndarray, cost: np.nda
     return Sums(count_all, first, last, revenue, orders, costs, cost_count, months, month_counts)
 
 
-def order_metrics_from_groups(ids: Iterable[object], sums: Sums, clients: Iterable[str], *,
+def order_metrics_from_groups(groups: GroupSums, clients: Iterable[str], *,
                               thresholds: Mapping[str, float | str] | None = None,
                               has_cost: bool = True) -> MetricsResult:
     """The metrics from sums per group of deals (a database's ``GROUP BY`` of the client
-    column): ``ids`` are the groups' raw client ids; groups whose ids read as the same text
-    (``12`` and ``"12"``) are added up. ``future`` of the result is 0 (the caller counts it)."""
+    column): groups whose ids read as the same text (``12`` and ``"12"``) are added up."""
+    ids, sums = groups.ids, groups.sums
     universe = pd.Index(pd.unique(_texts(np.asarray(list(clients), dtype=object))), dtype=object)
     n = len(universe)
     texts = pd.Index([id_text(v) for v in ids], dtype=object)
@@ -195,7 +207,7 @@ def order_metrics_from_groups(ids: Iterable[object], sums: Sums, clients: Iterab
                  add(sums.orders).astype(np.int64), add(sums.costs),
                  add(sums.cost_count).astype(np.int64), months, month_counts)
     frame = metrics_from_sums(universe, total, thresholds=thresholds, has_cost=has_cost)
-    return MetricsResult(frame, int(total.count_all.sum()), unknown, 0)
+    return MetricsResult(frame, int(total.count_all.sum()), unknown, groups.future)
 
 
 def metrics_from_sums(universe: pd.Index, sums: Sums, *,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ import pandas as pd
 from ..errors import ConfigError, InputError
 from ..parsing import ParseError, id_text, parse_date, parse_number, separator_hint
 from ..table import ParseOptions, header_key
+
+if TYPE_CHECKING:
+    from .metrics import GroupSums
 
 #: Column names recognised without a mapping (compared as headers are: case and spacing aside).
 DEAL_ALIASES: dict[str, tuple[str, ...]] = {
@@ -41,6 +45,7 @@ class Deals:
     has_cost: bool = True
     without_client: int = 0  # rows with a blank client id, left out
     where: str = ""
+    summed: GroupSums | None = None  # summed per client by the database (``frame`` is empty)
 
 
 def resolve(headers: Sequence[str], mapping: Mapping[str, str], where: str) -> dict[str, str]:
@@ -80,7 +85,9 @@ def deals_from_raw(raw: pd.DataFrame, mapping: Mapping[str, str], won: Sequence[
     (a table's key: ``id 17``)."""
     columns = resolve([str(c) for c in raw.columns], mapping, where)
     n = len(raw)
-    ids = np.array([id_text(v) for v in raw[columns["client_id"]].tolist()], dtype=object)
+    # a database's NULL comes back as NaN in a text column: no client, not a client "nan"
+    ids = np.array(["" if v is None or v != v else id_text(v)
+                    for v in raw[columns["client_id"]].tolist()], dtype=object)
     if "status" in columns:
         status = raw[columns["status"]].map(lambda v: "" if v is None or v != v else str(v).strip())
         if not won:

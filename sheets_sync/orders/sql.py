@@ -13,23 +13,40 @@
     cost = "cost"                   # optional
     status = "status"               # optional
 
-Only the mapped columns (and the table's key, to name a deal in a message) are selected; the
-statuses are compared in Python, ignoring case in any alphabet (SQLite's lower() folds only
-ASCII), and pandas aggregates.
+The database aggregates (:func:`aggregate`): one ``GROUP BY`` query per sync returns a row
+per client id (counts, sums, first and last day, the 365 days' sums and the 12 monthly sums as
+``SUM(CASE WHEN ...)`` columns, the sync date's bounds passed as bound parameters), and
+:mod:`~sheets_sync.orders.metrics` computes the rest from them (cv/xyz, ABC, RFM). Before it,
+two cheap queries: the distinct statuses (compared in Python, ignoring case in any alphabet:
+SQLite's lower() folds only ASCII) and one that looks for a won deal with a value the
+aggregate cannot read (an empty or text amount, a date that is not a date). If there is one,
+or the columns are not of number and date types (any database but SQLite, whose columns hold
+any value and are checked value by value), the rows are read instead: only the mapped columns
+(and the table's key, to name a deal in a message), every value parsed as in a file, and each
+unreadable value is a problem naming its deal.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import date, datetime, timedelta
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from ..config import OrdersSettings
 from ..errors import ConfigError, CrmError, InputError
+from ..parsing import id_text
 from ..table import ParseOptions
+from .columns import DEAL_COLUMNS
+from .metrics import GroupSums, Sums, day_number, month_bounds
 from .read import Deals, deals_from_raw, resolve
+
+_FIRST_DAY, _LAST_DAY = date(1678, 1, 1), date(2261, 12, 31)  # what pandas' dates hold
+_FINITE = 1.7976931348623157e308
 
 
 def _url(settings: OrdersSettings) -> URL:
@@ -49,7 +66,9 @@ def _url(settings: OrdersSettings) -> URL:
     return url
 
 
-def read_sql(settings: OrdersSettings, options: ParseOptions) -> Deals:
+def read_sql(settings: OrdersSettings, options: ParseOptions, as_of: date | None = None) -> Deals:
+    """The deals of the table; with ``as_of`` (the sync date) summed per client by the
+    database where it can (:func:`aggregate`), else read row by row."""
     url = _url(settings)
     if settings.path is not None and not settings.path.is_file():
         raise InputError(f"{settings.path}: the orders database does not exist; fix [orders] path")
@@ -69,6 +88,10 @@ def read_sql(settings: OrdersSettings, options: ParseOptions) -> Deals:
                                  f"{url.render_as_string(hide_password=True)} (tables: "
                                  f"{', '.join(names) or 'none'})") from None
             columns = resolve([c.name for c in table.columns], settings.columns, where)
+            if as_of is not None:
+                summed = aggregate(conn, table, columns, settings.won, as_of, where)
+                if summed is not None:
+                    return summed
             keys = [c.name for c in table.primary_key.columns]
             names = list(dict.fromkeys(columns.values()))
             query = sa.select(*(table.c[name].label(name) for name in names),
@@ -86,3 +109,124 @@ def read_sql(settings: OrdersSettings, options: ParseOptions) -> Deals:
         labels = [f"{'/'.join(keys)} {v}" for v in joined.tolist()]
     return deals_from_raw(raw, settings.columns, settings.won, options, where, first_row=1,
                           labels=labels)
+
+
+def _is_number(column: sa.Column) -> bool:
+    return isinstance(column.type, sa.Integer | sa.Numeric | sa.Float) and not isinstance(column.type, sa.Boolean)
+
+
+def _is_day(column: sa.Column) -> bool:
+    kind = column.type
+    return isinstance(kind, sa.Date) or (isinstance(kind, sa.DateTime) and not kind.timezone)
+
+
+def _day(value: object) -> int:
+    """A day the database returned (a date, a datetime, or SQLite's ISO text) as a day number."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        value = value.date()
+    assert isinstance(value, date)
+    return day_number(value)
+
+
+def aggregate(conn: sa.Connection, table: sa.Table, columns: dict[str, str], won: tuple[str, ...],
+              as_of: date, where: str) -> Deals | None:
+    """The won deals summed per client id by the database, or ``None`` where the rows must be
+    read instead (a value the aggregate cannot read, columns of other types, no ``won``)."""
+    sqlite = conn.dialect.name == "sqlite"
+    client, amount, day = (table.c[columns[k]] for k in ("client_id", "amount", "date"))
+    cost = table.c[columns["cost"]] if "cost" in columns else None
+    if not sqlite and not (_is_number(amount) and _is_day(day)
+                           and (cost is None or _is_number(cost))):
+        return None
+
+    def bound(value: date) -> Any:  # SQLite keeps dates as ISO text: compare them as text
+        return sa.literal(value.isoformat(), sa.String) if sqlite else sa.literal(value, sa.Date)
+
+    won_only: Any = sa.true()
+    if "status" in columns:
+        if not won:  # the row read says which statuses there are
+            return None
+        status = table.c[columns["status"]]
+        wanted = {w.casefold() for w in won}
+        values = [v for (v,) in conn.execute(sa.select(status).distinct())]
+        chosen = [v for v in values if v is not None and str(v).strip().casefold() in wanted]
+        won_only = status.in_(chosen)
+        if "" in wanted:
+            won_only = sa.or_(won_only, status.is_(None))
+
+    def bad_number(column: sa.Column, required: bool) -> Any:
+        out = sa.not_(sa.cast(column, sa.Float).between(-_FINITE, _FINITE))  # NaN, infinities
+        if sqlite:
+            out = sa.or_(sa.func.typeof(column).not_in(["integer", "real"]), out)
+        return sa.or_(column.is_(None), out) if required else sa.and_(column.is_not(None), out)
+
+    if sqlite:  # only ISO dates (YYYY-MM-DD) that are real days
+        bad_day = sa.or_(day.is_(None), sa.func.typeof(day) != "text", sa.func.length(day) != 10,
+                         sa.func.date(sa.func.julianday(day)).is_(None),  # a real day:
+                         sa.func.date(sa.func.julianday(day)) != day,  # not 2026-02-31
+                         day < _FIRST_DAY.isoformat(), day > _LAST_DAY.isoformat())
+    else:
+        bad_day = sa.or_(day.is_(None), sa.not_(day.between(bound(_FIRST_DAY), bound(_LAST_DAY))))
+    bad = sa.or_(bad_number(amount, True), bad_day,
+                 *([bad_number(cost, False)] if cost is not None else []))
+    if conn.execute(sa.select(sa.literal(1)).where(won_only, bad).limit(1)).first() is not None:
+        return None
+
+    tomorrow = bound(as_of + timedelta(days=1))
+    past = day < tomorrow
+    in_window = sa.and_(day >= bound(as_of - timedelta(days=364)), past)
+    money = sa.cast(amount, sa.Float)
+    bounds = [bound(b) for b in month_bounds(as_of)]
+    months = [sa.and_(day >= bounds[i], day < bounds[i + 1]) for i in range(12)]
+    with_cost = sa.and_(in_window, cost.is_not(None)) if cost is not None else sa.false()
+    query = sa.select(
+        client.label("client"),
+        sa.func.count().label("won"),
+        sa.func.count(sa.case((past, 1))).label("used"),
+        sa.func.min(sa.case((past, day))).label("first"),
+        sa.func.max(sa.case((past, day))).label("last"),
+        sa.func.sum(sa.case((in_window, money))).label("revenue"),
+        sa.func.count(sa.case((in_window, 1))).label("orders"),
+        (sa.func.sum(sa.case((with_cost, sa.cast(cost, sa.Float)))) if cost is not None
+         else sa.literal(None, sa.Float)).label("costs"),
+        sa.func.count(sa.case((with_cost, 1))).label("cost_count"),
+        *(sa.func.sum(sa.case((m, money))).label(f"m{i}") for i, m in enumerate(months)),
+        *(sa.func.count(sa.case((m, 1))).label(f"n{i}") for i, m in enumerate(months)),
+        sa.func.count(sa.case((sa.not_(past), 1))).label("future"),
+        sa.func.max(sa.case((sa.not_(past), day))).label("future_last"),
+    ).where(won_only).group_by(client)
+    rows = conn.execute(query).all()
+
+    without_client, future, ids, kept = 0, 0, [], []
+    latest: dict[str, date] = {}
+    for row in rows:
+        text = id_text(row.client)
+        if not text:
+            without_client += row.won
+            continue
+        if row.future:
+            future += row.future
+            last = date.fromordinal(date(1970, 1, 1).toordinal() + _day(row.future_last))
+            latest[text] = max(last, latest.get(text, last))
+        if row.used:
+            ids.append(row.client)
+            kept.append(row)
+
+    def numbers(name: str) -> np.ndarray:
+        return np.array([getattr(r, name) or 0.0 for r in kept], dtype=np.float64)
+
+    def counts(name: str) -> np.ndarray:
+        return np.array([getattr(r, name) for r in kept], dtype=np.int64)
+
+    sums = Sums(counts("used"), np.array([_day(r.first) for r in kept], dtype=np.int64),
+                np.array([_day(r.last) for r in kept], dtype=np.int64), numbers("revenue"),
+                counts("orders"), numbers("costs"), counts("cost_count"),
+                np.column_stack([numbers(f"m{i}") for i in range(12)]) if kept else np.zeros((0, 12)),
+                np.column_stack([counts(f"n{i}") for i in range(12)]) if kept
+                else np.zeros((0, 12), dtype=np.int64))
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+        DEAL_COLUMNS, ["category", "float64", "datetime64[ns]", "float64", "bool"], strict=True)})
+    return Deals(empty, {}, has_cost=cost is not None, without_client=without_client, where=where,
+                 summed=GroupSums(ids, sums, latest, future))
