@@ -98,6 +98,13 @@ def test_thresholds_come_from_the_rules() -> None:
     assert [out.at[c, "abc"] for c in ("lumpy", "mid", "steady")] == ["A", "A", "B"]  # 0 and 31 % ranked above; 61 %
 
 
+def test_abc_ties_go_by_client_id_whatever_the_order_of_the_clients() -> None:
+    deals = frame([(c, 100, "2026-10-01", None, True) for c in ("b", "a", "c")])
+    for clients in (["b", "c", "a"], ["c", "b", "a"], ["a", "b", "c"]):
+        out = order_metrics(deals, AS_OF, clients, thresholds={"abc_a": 0.3, "abc_b": 0.5}).frame
+        assert [out.at[c, "abc"] for c in ("a", "b", "c")] == ["A", "B", "C"], clients
+
+
 def test_no_deals_at_all() -> None:
     out = order_metrics(frame([]), AS_OF, ["a", "b"]).frame
     assert list(out.index) == ["a", "b"]
