@@ -17,9 +17,9 @@ The database aggregates (:func:`aggregate`): one ``GROUP BY`` query per sync ret
 per client id (counts, sums, first and last day, the 365 days' sums and the 12 monthly sums as
 ``SUM(CASE WHEN ...)`` columns, the sync date's bounds passed as bound parameters), and
 :mod:`~sheets_sync.orders.metrics` computes the rest from them (cv/xyz, ABC, RFM). Before it,
-two cheap queries: the distinct statuses (compared in Python, ignoring case in any alphabet:
-SQLite's lower() folds only ASCII) and one that looks for a won deal with a value the
-aggregate cannot read (an empty or text amount, a date that is not a date). If there is one,
+one cheap query for the distinct statuses (compared in Python, ignoring case in any alphabet:
+SQLite's lower() folds only ASCII). The aggregate also counts, per client, the won deals
+with a value it cannot read (an empty or text amount, a date that is not a date). If there is one,
 or the columns are not of number and date types (any database but SQLite, whose columns hold
 any value and are checked value by value), the rows are read instead: only the mapped columns
 (and the table's key, to name a deal in a message), every value parsed as in a file, and each
@@ -130,6 +130,10 @@ def _day(value: object) -> int:
     return day_number(value)
 
 
+def _date(value: object) -> date:
+    return date.fromordinal(date(1970, 1, 1).toordinal() + _day(value))
+
+
 def aggregate(conn: sa.Connection, table: sa.Table, columns: dict[str, str], won: tuple[str, ...],
               as_of: date, where: str) -> Deals | None:
     """The won deals summed per client id by the database, or ``None`` where the rows must be
@@ -171,9 +175,6 @@ def aggregate(conn: sa.Connection, table: sa.Table, columns: dict[str, str], won
         bad_day = sa.or_(day.is_(None), sa.not_(day.between(bound(_FIRST_DAY), bound(_LAST_DAY))))
     bad = sa.or_(bad_number(amount, True), bad_day,
                  *([bad_number(cost, False)] if cost is not None else []))
-    if conn.execute(sa.select(sa.literal(1)).where(won_only, bad).limit(1)).first() is not None:
-        return None
-
     tomorrow = bound(as_of + timedelta(days=1))
     past = day < tomorrow
     in_window = sa.and_(day >= bound(as_of - timedelta(days=364)), past)
@@ -196,36 +197,47 @@ def aggregate(conn: sa.Connection, table: sa.Table, columns: dict[str, str], won
         *(sa.func.count(sa.case((m, 1))).label(f"n{i}") for i, m in enumerate(months)),
         sa.func.count(sa.case((sa.not_(past), 1))).label("future"),
         sa.func.max(sa.case((sa.not_(past), day))).label("future_last"),
+        sa.func.count(sa.case((bad, 1))).label("bad"),  # the same scan checks every value
     ).where(won_only).group_by(client)
     rows = conn.execute(query).all()
+    if any(row.bad for row in rows):
+        return None  # the rows are read instead: each unreadable value names its deal
 
     without_client, future, ids, kept = 0, 0, [], []
     latest: dict[str, date] = {}
     for row in rows:
-        text = id_text(row.client)
+        text = id_text(row[0])
         if not text:
             without_client += row.won
             continue
         if row.future:
             future += row.future
-            last = date.fromordinal(date(1970, 1, 1).toordinal() + _day(row.future_last))
+            last = _date(row.future_last)
             latest[text] = max(last, latest.get(text, last))
         if row.used:
-            ids.append(row.client)
-            kept.append(row)
+            ids.append(row[0])
+            kept.append(tuple(row))
+    names = list(query.selected_columns.keys())
+    table_of = np.array(kept, dtype=object).reshape(len(kept), len(names))
 
-    def numbers(name: str) -> np.ndarray:
-        return np.array([getattr(r, name) or 0.0 for r in kept], dtype=np.float64)
+    def numbers(*wanted: str) -> np.ndarray:
+        picked = table_of[:, [names.index(w) for w in wanted]]
+        return np.where(picked == None, 0.0, picked).astype(np.float64)  # noqa: E711 (elementwise)
 
-    def counts(name: str) -> np.ndarray:
-        return np.array([getattr(r, name) for r in kept], dtype=np.int64)
+    def days(name: str) -> np.ndarray:
+        column = table_of[:, names.index(name)]
+        return np.array([_day(v) for v in column], dtype=np.int64) if sqlite_text(column) \
+            else column.astype("datetime64[D]").view(np.int64)
 
-    sums = Sums(counts("used"), np.array([_day(r.first) for r in kept], dtype=np.int64),
-                np.array([_day(r.last) for r in kept], dtype=np.int64), numbers("revenue"),
-                counts("orders"), numbers("costs"), counts("cost_count"),
-                np.column_stack([numbers(f"m{i}") for i in range(12)]) if kept else np.zeros((0, 12)),
-                np.column_stack([counts(f"n{i}") for i in range(12)]) if kept
-                else np.zeros((0, 12), dtype=np.int64))
+    def sqlite_text(column: np.ndarray) -> bool:
+        return len(column) > 0 and isinstance(column[0], str)
+
+    def counts(*wanted: str) -> np.ndarray:
+        return numbers(*wanted).astype(np.int64)
+
+    sums = Sums(counts("used")[:, 0], days("first"), days("last"), numbers("revenue")[:, 0],
+                counts("orders")[:, 0], numbers("costs")[:, 0], counts("cost_count")[:, 0],
+                numbers(*(f"m{i}" for i in range(12))), counts(*(f"n{i}" for i in range(12))))
     empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
         DEAL_COLUMNS, ["category", "float64", "datetime64[ns]", "float64", "bool"], strict=True)})
     return Deals(empty, {}, has_cost=cost is not None, without_client=without_client, where=where,
