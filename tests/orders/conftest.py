@@ -1,3 +1,3 @@
 """The SQL tests' databases (SQLite files and a real PostgreSQL) for the orders tests too."""
 
-from tests.sql.conftest import db, pg_admin, pg_database  # noqa: F401 (fixtures)
+from sql.conftest import db, pg_admin, pg_database  # noqa: F401 (fixtures)

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from orders_rowwise import rowwise_metrics
 
 from sheets_sync.orders.metrics import order_metrics
-from tests.orders_rowwise import rowwise_metrics
 
 AS_OF = date(2026, 11, 23)  # the window: 2025-11-24 .. 2026-11-23; full months 2025-11 .. 2026-10
 

@@ -11,12 +11,12 @@ import pandas as pd
 import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from sql.conftest import PASSWORD_ENV, Db
 
 from sheets_sync.config import OrdersSettings
 from sheets_sync.orders.merge import _future, deal_metrics
 from sheets_sync.orders.sql import read_sql
 from sheets_sync.table import ParseOptions
-from tests.sql.conftest import PASSWORD_ENV, Db
 
 AS_OF = date(2026, 11, 23)
 CLIENTS = ["a", "b", "c", "12", "d"]
