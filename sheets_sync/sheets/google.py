@@ -281,7 +281,7 @@ class GoogleSheet:
             formatting += self._layout_requests(tw)
             formatting += self._name_requests(tw)
             formatting += self._note_requests(tw, notes_at.get(tw.tab, []))
-        for part in _split_requests(formatting):
+        for part in _split(formatting):
             self._call(self.http.batch_update, self.key, {"requests": part})
 
     def _note_requests(self, tw: TabWrite, appended: list[int]) -> list[dict[str, Any]]:
@@ -547,7 +547,8 @@ def _runs(cells: dict[int, Any]) -> Iterator[tuple[int, list[Any]]]:
 
 
 def _split(data: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Parts of a values:batchUpdate, each under the payload limit and complete on its own."""
+    """Parts of a values:batchUpdate (its ``data``) or of a spreadsheets:batchUpdate (its
+    ``requests``, a first sync's notes), each under the payload limit and complete on its own."""
     part: list[dict[str, Any]] = []
     size = 0
     for item in data:
@@ -556,21 +557,6 @@ def _split(data: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
             yield part
             part, size = [], 0
         part.append(item)
-        size += n
-    if part:
-        yield part
-
-
-def _split_requests(reqs: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Parts of a spreadsheets:batchUpdate under the payload limit (a first sync's notes)."""
-    part: list[dict[str, Any]] = []
-    size = 0
-    for req in reqs:
-        n = len(json.dumps(req).encode()) + 2
-        if part and size + n > MAX_PAYLOAD:
-            yield part
-            part, size = [], 0
-        part.append(req)
         size += n
     if part:
         yield part
